@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Writes each log record as one JSON object on one line, for log shippers.
+///
+/// Fields: `ts` (RFC 3339, milliseconds, UTC), `level`, `logger`, `msg`, then the metadata keys.
+/// Each line goes out in a single `write(2)`, so lines from concurrent tasks never interleave.
+public struct JSONLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let sink: LogSink
+
+    public init(label: String, level: Logger.Level, sink: LogSink = .standardError, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+        self.metadataProvider = metadataProvider
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(event.level.rawValue)\",\"logger\":"
+        Self.appendQuoted(label, to: &line)
+        line += ",\"msg\":"
+        Self.appendQuoted(event.message.description, to: &line)
+        for key in merged.keys.sorted() where !["ts", "level", "logger", "msg"].contains(key) {
+            line += ","
+            Self.appendQuoted(key, to: &line)
+            line += ":"
+            Self.append(merged[key]!, to: &line)
+        }
+        line += "}\n"
+        sink.write(line)
+    }
+
+    static func append(_ value: Logger.Metadata.Value, to line: inout String) {
+        switch value {
+        case .string(let s): appendQuoted(s, to: &line)
+        case .stringConvertible(let c): appendQuoted(c.description, to: &line)
+        case .array(let values):
+            line += "["
+            for (i, v) in values.enumerated() {
+                if i > 0 { line += "," }
+                append(v, to: &line)
+            }
+            line += "]"
+        case .dictionary(let dict):
+            line += "{"
+            for (i, key) in dict.keys.sorted().enumerated() {
+                if i > 0 { line += "," }
+                appendQuoted(key, to: &line)
+                line += ":"
+                append(dict[key]!, to: &line)
+            }
+            line += "}"
+        }
+    }
+
+    static func appendQuoted(_ s: String, to line: inout String) {
+        line += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": line += "\\\""
+            case "\\": line += "\\\\"
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            case "\t": line += "\\t"
+            case _ where scalar.value < 0x20:
+                line += String(format: "\\u%04x", scalar.value)
+            default: line.unicodeScalars.append(scalar)
+            }
+        }
+        line += "\""
+    }
+
+    static func timestamp() -> String {
+        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+    }
+}
+
+/// Where log lines go: a file descriptor (stderr by default) or, in tests, memory.
+public final class LogSink: Sendable {
+    /// The descriptor written to; -1 keeps lines in `captured` instead.
+    private let fd: Int32
+    private let captured = Mutex<[String]>([])
+
+    public static let standardError = LogSink(fd: 2)
+
+    public init(fd: Int32) {
+        self.fd = fd
+    }
+
+    /// A sink that keeps lines in memory, for tests.
+    public init(capturing: Void) {
+        self.fd = -1
+    }
+
+    public var lines: [String] { captured.withLock { $0 } }
+
+    func write(_ line: String) {
+        if fd < 0 {
+            captured.withLock { $0.append(line) }
+            return
+        }
+        var line = line
+        line.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import BCSCore
+import BCSMongo
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+/// The request context of every route served by `bcs serve`.
+public typealias BCSRequestContext = BasicRequestContext
+
+/// A background service a role runs under its supervisor, restarted on failure.
+public struct BackgroundService: Sendable {
+    public let name: String
+    public let role: String
+    public let policy: RestartPolicy
+    public let make: @Sendable () -> any Service
+
+    public init(name: String, role: String, policy: RestartPolicy = .default, make: @escaping @Sendable () -> any Service) {
+        self.name = name
+        self.role = role
+        self.policy = policy
+        self.make = make
+    }
+}
+
+/// The composition root of `bcs serve`: one process, its supervisor tree and its HTTP front.
+///
+/// The root `ServiceGroup` (SIGTERM/SIGINT → graceful shutdown, bounded by `shutdownTimeout`) runs,
+/// in start order: the MongoDB client, a `core` supervisor (MongoDB readiness), one supervisor per
+/// role, then the HTTP server. Shutdown runs in reverse: the server stops accepting and finishes
+/// in-flight requests, roles stop, and the MongoDB pool closes last.
+public struct ServeProcess: Sendable {
+    public let configuration: ServeConfiguration
+    public let logger: Logger
+    /// Extra background services, placed under their role's supervisor (tests inject failing ones).
+    public var backgroundServices: [BackgroundService] = []
+    /// Extra routes (tests add slow ones to observe draining).
+    public var extraRoutes: (@Sendable (Router<BCSRequestContext>) -> Void)?
+    /// Called with the bound port once the server listens (useful with port 0).
+    public var onServerRunning: (@Sendable (Int) async -> Void)?
+
+    public init(configuration: ServeConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Checks the listen address, then runs until a signal (or a fatal failure) ends the process.
+    public func run() async throws {
+        try await ListenCheck.verify(configuration.listen)
+        let group = try makeServiceGroup(handleSignals: true)
+        try await group.run()
+    }
+
+    /// Builds the root supervisor. With `handleSignals: false` the caller triggers shutdown itself.
+    public func makeServiceGroup(handleSignals: Bool) throws -> ServiceGroup {
+        let mongo = try MongoClient(uri: configuration.mongoURI, threads: configuration.mongoThreads, logger: logger)
+        let readiness = MongoReadiness()
+
+        let router = Router(context: BCSRequestContext.self)
+        router.addMiddleware {
+            MetricsMiddleware()
+            LogRequestsMiddleware(.debug)
+        }
+        HealthController<BCSRequestContext>(readiness: readiness).addRoutes(to: router)
+        extraRoutes?(router)
+
+        let server: HTTPServerBuilder
+        if let tls = configuration.tls {
+            server = try .tls(.http1(), tlsConfiguration: tls.configuration)
+        } else {
+            server = .http1()
+            logger.warning("no --tls-cert/--tls-key given: serving plain HTTP; do not expose this port beyond a trusted network")
+        }
+        let listen = configuration.listen
+        let scheme = configuration.tls == nil ? "http" : "https"
+        let notify = onServerRunning
+        let logger = self.logger
+        let app = Application(
+            router: router,
+            server: server,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "bcs/\(BCSVersion.current)"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? listen.port
+                logger.info("listening", metadata: ["address": "\(scheme)://\(listen.host):\(port)"])
+                await notify?(port)
+            },
+            logger: logger
+        )
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        services.append(.init(service: MongoClientService(client: mongo)))
+        let monitor = BackgroundService(name: "mongodb-readiness", role: "core") { [configuration] in
+            MongoReadinessMonitor(client: mongo, readiness: readiness, interval: configuration.readinessInterval, logger: logger)
+        }
+        let supervisorNames = ["core"] + configuration.roles.map(\.rawValue)
+        for name in supervisorNames {
+            let children = ([monitor] + backgroundServices).filter { $0.role == name }.map { spec in
+                RestartingService(name: spec.name, policy: spec.policy, logger: logger, makeService: spec.make) as any Service
+            }
+            services.append(.init(
+                service: RoleSupervisor(role: name, services: children, logger: logger),
+                successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup
+            ))
+        }
+        services.append(.init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services,
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        logger.info("starting", metadata: [
+            "version": "\(BCSVersion.current)", "roles": "\(configuration.roles.map(\.rawValue).joined(separator: ","))",
+            "mongodb": "\(configuration.mongoURI)", "database": "\(configuration.database)",
+        ])
+        return ServiceGroup(configuration: groupConfiguration)
+    }
+}

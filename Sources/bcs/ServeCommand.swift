@@ -1,0 +1,111 @@
+import ArgumentParser
+import BCSCore
+import BCSMongo
+import BCSServer
+import Foundation
+import Logging
+
+/// `bcs serve`: the control-plane process.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run control-plane roles: gateway, usermanager, storage (any subset).",
+        discussion: """
+            Every setting can also be given as an environment variable (BCS_ plus the flag name \
+            in upper case with underscores, e.g. BCS_MONGODB_URI) or as a key in the YAML file \
+            named by --config (e.g. `mongodb-uri: mongodb://db:27017`). Flags win over the \
+            environment, which wins over the file.
+
+            Endpoints served whatever the roles: /healthz (process alive), /readyz (200 while \
+            MongoDB answers a ping, 503 with the reason otherwise), /metrics (Prometheus).
+
+            SIGTERM or SIGINT starts a graceful shutdown: the listener closes, in-flight requests \
+            finish, then the process exits 0 — within --shutdown-timeout seconds.
+
+            Exit codes: 0 after a graceful shutdown; 1 for a configuration error (unknown role, \
+            malformed URI, unreadable TLS file, port in use) or a fatal runtime failure.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Comma-separated roles to host: \(Role.validNames). [env: BCS_ROLES] (default: all)", valueName: "roles"))
+    var roles: String?
+
+    @Option(help: ArgumentHelp("HOST:PORT to listen on. [env: BCS_LISTEN] (default: 127.0.0.1:8080)", valueName: "host:port"))
+    var listen: String?
+
+    @Option(name: .customLong("mongodb-uri"), help: ArgumentHelp("MongoDB connection string. [env: BCS_MONGODB_URI] (default: mongodb://127.0.0.1:27017)", valueName: "uri"))
+    var mongodbURI: String?
+
+    @Option(help: ArgumentHelp("MongoDB database name. [env: BCS_DATABASE] (default: bcs)", valueName: "name"))
+    var database: String?
+
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain; with --tls-key, serve HTTPS. [env: BCS_TLS_CERT]", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key for --tls-cert. [env: BCS_TLS_KEY]", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error|critical. [env: BCS_LOG_LEVEL] (default: info)", valueName: "level"))
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("text|json (JSON: one object per line). [env: BCS_LOG_FORMAT] (default: text)", valueName: "format"))
+    var logFormat: String?
+
+    @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp("Seconds a graceful shutdown may take. [env: BCS_SHUTDOWN_TIMEOUT] (default: 25)", valueName: "seconds"))
+    var shutdownTimeout: String?
+
+    @Option(name: .customLong("mongodb-threads"), help: ArgumentHelp("Threads for blocking MongoDB calls. [env: BCS_MONGODB_THREADS] (default: 8)", valueName: "n"))
+    var mongodbThreads: String?
+
+    @Option(name: .customLong("readiness-interval"), help: ArgumentHelp("Seconds between MongoDB pings behind /readyz. [env: BCS_READINESS_INTERVAL] (default: 2)", valueName: "seconds"))
+    var readinessInterval: String?
+
+    @Option(help: ArgumentHelp("YAML file of settings (keys as the flag names). [env: BCS_CONFIG]", valueName: "file"))
+    var config: String?
+
+    /// The flags given on the command line, keyed like the YAML file and the environment.
+    private var givenFlags: [String: String] {
+        let pairs: [(String, String?)] = [
+            ("roles", roles), ("listen", listen), ("mongodb-uri", mongodbURI), ("database", database),
+            ("tls-cert", tlsCert), ("tls-key", tlsKey), ("log-level", logLevel), ("log-format", logFormat),
+            ("shutdown-timeout", shutdownTimeout), ("mongodb-threads", mongodbThreads), ("readiness-interval", readinessInterval),
+        ]
+        return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: ServeConfiguration
+        do {
+            let configPath = config ?? environment["BCS_CONFIG"]
+            let file = try configPath.map { try LayeredSettings.loadYAML(path: $0, knownKeys: ServeConfiguration.settingKeys) } ?? [:]
+            configuration = try ServeConfiguration.resolve(
+                LayeredSettings(flags: givenFlags, environment: environment, file: file, filePath: configPath)
+            )
+        } catch let error as ConfigurationError {
+            fail(error.message)
+        }
+
+        LoggingBootstrap.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        MetricsBootstrap.bootstrap()
+        var logger = Logger(label: "bcs.serve")
+        logger.logLevel = configuration.logLevel
+        MongoDriverInfo.routeLogs(to: Logger(label: "bcs.mongoc"))
+
+        do {
+            try await ServeProcess(configuration: configuration, logger: logger).run()
+        } catch let error as ConfigurationError {
+            fail(error.message)
+        } catch {
+            logger.critical("stopped after a fatal error", metadata: ["error": "\(error)"])
+            fail("stopped after a fatal error: \(error)")
+        }
+        logger.info("shut down cleanly")
+    }
+
+    /// Prints the one line an operator needs and exits 1.
+    private func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("bcs: error: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+}
