@@ -82,30 +82,41 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "BCSTestSupport",
+            path: "Tests/BCSTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "BCSCoreTests",
-            dependencies: ["BCSCore"],
+            dependencies: [
+                "BCSCore",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BCSServerTests",
             dependencies: [
                 "BCSServer",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "BCSTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BCSMongoTests",
-            dependencies: ["BCSMongo", "CLibMongoC"],
+            dependencies: ["BCSMongo", "CLibMongoC", "BCSTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BCSEndToEndTests",
             dependencies: [
+                "BCSTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
