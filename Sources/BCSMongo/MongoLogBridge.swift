@@ -7,7 +7,9 @@ import Synchronization
 /// Without a handler libmongoc writes to stderr directly, bypassing the configured log format.
 /// The C callback cannot capture context, so the destination logger lives in a global.
 enum MongocRuntime {
-    private static let logger = Mutex(Logger(label: "bcs.mongoc"))
+    /// Silent until `setLogger` is called: before logging is configured (while validating a URI at
+    /// start-up, say) libmongoc's warnings would only repeat the error the caller reports itself.
+    private static let logger = Mutex(Logger(label: "bcs.mongoc", factory: { _ in SwiftLogNoOpLogHandler() }))
 
     /// Calls `mongoc_init` and installs the log handler; safe to call many times.
     static func ensureInitialised() { _ = initialised }

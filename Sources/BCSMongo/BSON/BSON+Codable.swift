@@ -57,7 +57,7 @@ extension BSON: Codable {
             case .objectId(let id): try single.encode(id.hex)
             case .datetime(let ms):
                 let date = Date(timeIntervalSince1970: Double(ms) / 1000)
-                try single.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))
+                try single.encode(Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date))
             case .binary(_, let bytes): try single.encode(Data(bytes).base64EncodedString())
             case .opaque: try single.encodeNil()
             case .document, .array: break
