@@ -1,0 +1,18 @@
+// swift-tools-version: 6.1
+// Benchmarks live in their own package so `swift build` of the product never compiles them.
+import PackageDescription
+
+let package = Package(
+    name: "bcs-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "bcs", path: ".."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "MongoInsertBenchmark",
+            dependencies: [.product(name: "BCSMongo", package: "bcs")],
+            path: "Sources/MongoInsertBenchmark"
+        ),
+    ]
+)
