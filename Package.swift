@@ -36,6 +36,9 @@ let package = Package(
         .target(
             name: "BCSCore",
             dependencies: [
+                "BCSMongo",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -19,21 +19,25 @@ public struct ServeConfiguration: Sendable {
     public var mongoThreads: Int
     /// How often `/readyz`'s view of MongoDB is refreshed.
     public var readinessInterval: Duration
+    /// The layers the configuration came from; role modules read their own settings from them.
+    public var layers: LayeredSettings
 
-    /// Every setting key, with its default and help; the flags, the environment names and the YAML
-    /// keys are all derived from this list.
-    public static let settings: [(key: String, defaultValue: String?, help: String)] = [
-        ("roles", "gateway,usermanager,storage", "Comma-separated roles to host: \(Role.validNames)."),
-        ("listen", "127.0.0.1:8080", "HOST:PORT to serve HTTP(S) on."),
-        ("mongodb-uri", "mongodb://127.0.0.1:27017", "MongoDB connection string (credentials allowed; never logged)."),
-        ("database", "bcs", "MongoDB database name."),
-        ("tls-cert", nil, "PEM certificate chain; with --tls-key the server speaks HTTPS."),
-        ("tls-key", nil, "PEM private key for --tls-cert."),
-        ("log-level", "info", "trace, debug, info, notice, warning, error or critical."),
-        ("log-format", "text", "text or json (one JSON object per line)."),
-        ("shutdown-timeout", "25", "Seconds a graceful shutdown may take before remaining work is cancelled."),
-        ("mongodb-threads", "8", "Threads running blocking libmongoc calls (concurrent MongoDB operations)."),
-        ("readiness-interval", "2", "Seconds between MongoDB pings behind /readyz."),
+    /// Every setting of `bcs serve`: the process's own, then each role's. The YAML file accepts
+    /// exactly these keys; each is also a flag and a `BCS_*` variable.
+    public static var settings: [SettingSpec] { processSettings + RoleCatalog.settings }
+
+    static let processSettings: [SettingSpec] = [
+        SettingSpec("roles", default: "gateway,usermanager,storage", "Comma-separated roles to host: \(Role.validNames)."),
+        SettingSpec("listen", default: "127.0.0.1:8080", "HOST:PORT to serve HTTP(S) on."),
+        SettingSpec("mongodb-uri", default: "mongodb://127.0.0.1:27017", "MongoDB connection string (credentials allowed; never logged)."),
+        SettingSpec("database", default: "bcs", "MongoDB database name."),
+        SettingSpec("tls-cert", default: nil, "PEM certificate chain; with --tls-key the server speaks HTTPS."),
+        SettingSpec("tls-key", default: nil, "PEM private key for --tls-cert."),
+        SettingSpec("log-level", default: "info", "trace, debug, info, notice, warning, error or critical."),
+        SettingSpec("log-format", default: "text", "text or json (one JSON object per line)."),
+        SettingSpec("shutdown-timeout", default: "25", "Seconds a graceful shutdown may take before remaining work is cancelled."),
+        SettingSpec("mongodb-threads", default: "8", "Threads running blocking libmongoc calls (concurrent MongoDB operations)."),
+        SettingSpec("readiness-interval", default: "2", "Seconds between MongoDB pings behind /readyz."),
     ]
 
     public static var settingKeys: Set<String> { Set(settings.map(\.key)) }
@@ -41,7 +45,7 @@ public struct ServeConfiguration: Sendable {
     /// Resolves and validates the configuration; the error message is the one line to print.
     public static func resolve(_ layers: LayeredSettings) throws -> ServeConfiguration {
         func value(_ key: String) -> String {
-            layers.lookup(key)?.value ?? settings.first { $0.key == key }?.defaultValue ?? ""
+            layers.lookup(key)?.value ?? processSettings.first { $0.key == key }?.defaultValue ?? ""
         }
         let roles = try Role.parseList(value("roles"))
         let listen = try ListenAddress(parsing: value("listen"))
@@ -72,7 +76,8 @@ public struct ServeConfiguration: Sendable {
             logFormat: try LogFormat.parse(value("log-format")),
             shutdownTimeout: .seconds(try positive(value("shutdown-timeout"), "shutdown-timeout")),
             mongoThreads: Int(try positive(value("mongodb-threads"), "mongodb-threads")),
-            readinessInterval: .milliseconds(Int64(try positive(value("readiness-interval"), "readiness-interval") * 1000))
+            readinessInterval: .milliseconds(Int64(try positive(value("readiness-interval"), "readiness-interval") * 1000)),
+            layers: layers
         )
     }
 

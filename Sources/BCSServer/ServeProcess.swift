@@ -8,24 +8,6 @@ import NIOCore
 import ServiceLifecycle
 import UnixSignals
 
-/// The request context of every route served by `bcs serve`.
-public typealias BCSRequestContext = BasicRequestContext
-
-/// A background service a role runs under its supervisor, restarted on failure.
-public struct BackgroundService: Sendable {
-    public let name: String
-    public let role: String
-    public let policy: RestartPolicy
-    public let make: @Sendable () -> any Service
-
-    public init(name: String, role: String, policy: RestartPolicy = .default, make: @escaping @Sendable () -> any Service) {
-        self.name = name
-        self.role = role
-        self.policy = policy
-        self.make = make
-    }
-}
-
 /// The composition root of `bcs serve`: one process, its supervisor tree and its HTTP front.
 ///
 /// The root `ServiceGroup` (SIGTERM/SIGINT → graceful shutdown, bounded by `shutdownTimeout`) runs,
@@ -59,12 +41,16 @@ public struct ServeProcess: Sendable {
         let mongo = try MongoClient(uri: configuration.mongoURI, threads: configuration.mongoThreads, logger: logger)
         let readiness = MongoReadiness()
 
+        let context = RoleContext(mongo: mongo, database: mongo.database(configuration.database), settings: configuration.layers, logger: logger)
+        let modules = try configuration.roles.compactMap { try RoleCatalog.module(for: $0, context: context) }
+
         let router = Router(context: BCSRequestContext.self)
         router.addMiddleware {
             MetricsMiddleware()
             LogRequestsMiddleware(.debug)
         }
         HealthController<BCSRequestContext>(readiness: readiness).addRoutes(to: router)
+        for module in modules { module.addRoutes(to: router) }
         extraRoutes?(router)
 
         let server: HTTPServerBuilder
@@ -97,7 +83,8 @@ public struct ServeProcess: Sendable {
         }
         let supervisorNames = ["core"] + configuration.roles.map(\.rawValue)
         for name in supervisorNames {
-            let children = ([monitor] + backgroundServices).filter { $0.role == name }.map { spec in
+            let roleServices = modules.flatMap(\.backgroundServices)
+            let children = ([monitor] + roleServices + backgroundServices).filter { $0.role == name }.map { spec in
                 RestartingService(name: spec.name, policy: spec.policy, logger: logger, makeService: spec.make) as any Service
             }
             services.append(.init(

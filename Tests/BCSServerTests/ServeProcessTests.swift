@@ -23,6 +23,7 @@ struct RunningServe {
     static func start(
         mongoURI: String? = nil,
         flags: [String: String] = [:],
+        handleSignals: Bool = false,
         customise: (inout ServeProcess) -> Void = { _ in }
     ) async throws -> RunningServe {
         MetricsBootstrap.bootstrap()
@@ -33,7 +34,7 @@ struct RunningServe {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         process.onServerRunning = { continuation.yield($0) }
         customise(&process)
-        let group = try process.makeServiceGroup(handleSignals: false)
+        let group = try process.makeServiceGroup(handleSignals: handleSignals)
         let task = Task { () -> Result<Void, any Error> in
             do { try await group.run(); return .success(()) } catch { return .failure(error) }
         }
@@ -123,6 +124,25 @@ struct ServeProcessTests {
         if case .failure(let error) = result { Issue.record("shutdown failed: \(error)") }
         #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(10), "waited for the request, within the bound: \(elapsed)")
         await #expect(throws: (any Error).self, "the listener is closed after shutdown") { _ = try await serve.get("/healthz", timeout: .seconds(2)) }
+    }
+
+    /// The same drain, started by a real SIGTERM delivered to this (test) process: the root group is
+    /// the only one here that handles signals, exactly as in `bcs serve`.
+    @Test func sigtermDrainsInFlightRequestsBeforeStopping() async throws {
+        let serve = try await RunningServe.start(flags: ["shutdown-timeout": "10"], handleSignals: true) { process in
+            process.extraRoutes = { router in
+                router.get("/test/slow-signal") { _, _ in
+                    try await Task.sleep(for: .milliseconds(1200))
+                    return "drained"
+                }
+            }
+        }
+        let inFlight = Task { try await serve.get("/test/slow-signal") }
+        try await Task.sleep(for: .milliseconds(300))
+        kill(getpid(), SIGTERM)
+        let result = await serve.task.value
+        #expect(try await inFlight.value == (200, "drained"))
+        if case .failure(let error) = result { Issue.record("shutdown after SIGTERM failed: \(error)") }
     }
 
     @Test func shutdownIsBoundedWhenARequestNeverFinishes() async throws {

@@ -1,0 +1,18 @@
+import BCSCore
+
+/// The role modules `bcs serve` can host, and the settings they add.
+///
+/// This is the one place that knows every role: adding a role means adding its module here.
+enum RoleCatalog {
+    /// Settings declared by role modules (beside the process's own).
+    static var settings: [SettingSpec] { [] }
+
+    /// Builds the module for `role`; nil while a role has no module of its own yet.
+    static func module(for role: Role, context: RoleContext) throws -> (any RoleModule)? {
+        switch role {
+        case .storage: return nil
+        case .usermanager: return nil
+        case .gateway: return nil
+        }
+    }
+}
