@@ -65,7 +65,7 @@ public struct ServeProcess: Sendable {
         let notify = onServerRunning
         let logger = self.logger
         let app = Application(
-            router: router,
+            responder: APIPrefixResponder(inner: router.buildResponder(), rewrites: APIPrefixResponder<RouterResponder<BCSRequestContext>>.rewrites(for: configuration.roles)),
             server: server,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "bcs/\(BCSVersion.current)"),
             onServerRunning: { channel in

@@ -145,6 +145,22 @@ struct ServeProcessTests {
         if case .failure(let error) = result { Issue.record("shutdown after SIGTERM failed: \(error)") }
     }
 
+    @Test func gatewayPathsOfCoHostedRolesAreServedInPlace() async throws {
+        let routes: @Sendable (Router<BCSRequestContext>) -> Void = { router in
+            router.get("/usermanager/v1/probe/{name}") { _, context in "usermanager \(context.parameters.get("name") ?? "")" }
+            router.get("/bcsstorage/v1/probe") { request, _ in "storage \(request.uri.query ?? "")" }
+        }
+        let all = try await RunningServe.start { $0.extraRoutes = routes }
+        #expect(try await all.get("/bcsapi/v4/usermanager/v1/probe/x") == (200, "usermanager x"))
+        #expect(try await all.get("/bcsapi/v4/storage/probe?clusterId=a") == (200, "storage clusterId=a"))
+        _ = await all.stop()
+
+        let storageOnly = try await RunningServe.start(flags: ["roles": "storage"]) { $0.extraRoutes = routes }
+        #expect(try await storageOnly.get("/bcsapi/v4/storage/probe") == (200, "storage "))
+        #expect(try await storageOnly.get("/bcsapi/v4/usermanager/v1/probe/x").status == 404, "a role not hosted here is not served")
+        _ = await storageOnly.stop()
+    }
+
     @Test func shutdownIsBoundedWhenARequestNeverFinishes() async throws {
         let serve = try await RunningServe.start(flags: ["shutdown-timeout": "1"]) { process in
             process.extraRoutes = { router in
