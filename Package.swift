@@ -58,10 +58,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BCSStorage",
+            dependencies: [
+                "BCSCore",
+                "BCSMongo",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BCSServer",
             dependencies: [
                 "BCSCore",
                 "BCSMongo",
+                "BCSStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,6 +116,17 @@ let package = Package(
         .testTarget(
             name: "BCSServerTests",
             dependencies: [
+                "BCSServer",
+                "BCSTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BCSStorageTests",
+            dependencies: [
+                "BCSStorage",
                 "BCSServer",
                 "BCSTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

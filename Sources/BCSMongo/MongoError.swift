@@ -29,12 +29,28 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
     /// libmongoc's or the server's error code.
     public let code: UInt32
     public let message: String
+    /// Per-document failures of a bulk or multi-document write (empty for other errors).
+    public let writeErrors: [WriteErrorDetail]
+    /// What a failed unordered bulk write still did, from the server's reply.
+    public let partialResult: BulkWriteResult?
 
-    public init(kind: Kind, domain: UInt32 = 0, code: UInt32 = 0, message: String) {
+    /// One document's failure within a multi-document write.
+    public struct WriteErrorDetail: Sendable, Equatable {
+        /// The position of the operation in the request.
+        public let index: Int
+        public let code: Int
+        public let message: String
+
+        public var isDuplicateKey: Bool { MongoError.duplicateKeyCodes.contains(UInt32(truncatingIfNeeded: code)) }
+    }
+
+    public init(kind: Kind, domain: UInt32 = 0, code: UInt32 = 0, message: String, writeErrors: [WriteErrorDetail] = [], partialResult: BulkWriteResult? = nil) {
         self.kind = kind
         self.domain = domain
         self.code = code
         self.message = message
+        self.writeErrors = writeErrors
+        self.partialResult = partialResult
     }
 
     public var description: String { "MongoDB \(kind.rawValue) error (\(domain).\(code)): \(message)" }
@@ -52,10 +68,26 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
         }
         let domain = error.domain
         var code = error.code
-        if let writeErrors = reply?["writeErrors"]?.arrayValue,
-            let dup = writeErrors.lazy.compactMap({ $0.documentValue?["code"]?.intValue }).first(where: { Self.duplicateKeyCodes.contains(UInt32($0)) })
-        {
-            code = UInt32(dup)
+        let details: [WriteErrorDetail] = (reply?["writeErrors"]?.arrayValue ?? []).compactMap { entry in
+            guard let doc = entry.documentValue else { return nil }
+            return WriteErrorDetail(
+                index: doc["index"]?.intValue ?? -1,
+                code: doc["code"]?.intValue ?? 0,
+                message: doc["errmsg"]?.stringValue ?? ""
+            )
+        }
+        if let dup = details.first(where: \.isDuplicateKey) {
+            code = UInt32(dup.code)
+        }
+        var partial: BulkWriteResult?
+        if let reply, reply["nInserted"] != nil || reply["nUpserted"] != nil {
+            partial = BulkWriteResult(
+                insertedCount: reply["nInserted"]?.intValue ?? 0,
+                matchedCount: reply["nMatched"]?.intValue ?? 0,
+                modifiedCount: reply["nModified"]?.intValue ?? 0,
+                deletedCount: reply["nRemoved"]?.intValue ?? 0,
+                upsertedCount: reply["nUpserted"]?.intValue ?? 0
+            )
         }
         let kind: Kind
         switch domain {
@@ -83,6 +115,6 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
         default:
             kind = .internal
         }
-        self.init(kind: kind, domain: domain, code: code, message: message)
+        self.init(kind: kind, domain: domain, code: code, message: message, writeErrors: details, partialResult: partial)
     }
 }

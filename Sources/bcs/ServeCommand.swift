@@ -60,6 +60,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("readiness-interval"), help: ArgumentHelp("Seconds between MongoDB pings behind /readyz. [env: BCS_READINESS_INTERVAL] (default: 2)", valueName: "seconds"))
     var readinessInterval: String?
 
+    // Storage role (bcs-storage's event_max_day, event_max_cap, alarm_max_day, alarm_max_cap).
+    @Option(name: .customLong("event-max-day"), help: ArgumentHelp("Storage: days events are kept. [env: BCS_EVENT_MAX_DAY] (default: 15)", valueName: "days"))
+    var eventMaxDay: String?
+
+    @Option(name: .customLong("event-max-cap"), help: ArgumentHelp("Storage: most events kept per cluster. [env: BCS_EVENT_MAX_CAP] (default: 10000)", valueName: "n"))
+    var eventMaxCap: String?
+
+    @Option(name: .customLong("alarm-max-day"), help: ArgumentHelp("Storage: days alarms are kept. [env: BCS_ALARM_MAX_DAY] (default: 15)", valueName: "days"))
+    var alarmMaxDay: String?
+
+    @Option(name: .customLong("alarm-max-cap"), help: ArgumentHelp("Storage: most alarms kept per cluster. [env: BCS_ALARM_MAX_CAP] (default: 10000)", valueName: "n"))
+    var alarmMaxCap: String?
+
+    @Option(name: .customLong("retention-interval"), help: ArgumentHelp("Storage: seconds between retention passes. [env: BCS_RETENTION_INTERVAL] (default: 3600)", valueName: "seconds"))
+    var retentionInterval: String?
+
     @Option(help: ArgumentHelp("YAML file of settings (keys as the flag names). [env: BCS_CONFIG]", valueName: "file"))
     var config: String?
 
@@ -69,6 +85,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("roles", roles), ("listen", listen), ("mongodb-uri", mongodbURI), ("database", database),
             ("tls-cert", tlsCert), ("tls-key", tlsKey), ("log-level", logLevel), ("log-format", logFormat),
             ("shutdown-timeout", shutdownTimeout), ("mongodb-threads", mongodbThreads), ("readiness-interval", readinessInterval),
+            ("event-max-day", eventMaxDay), ("event-max-cap", eventMaxCap), ("alarm-max-day", alarmMaxDay), ("alarm-max-cap", alarmMaxCap),
+            ("retention-interval", retentionInterval),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
