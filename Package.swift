@@ -102,6 +102,14 @@ let package = Package(
         ),
         .target(
             name: "BCSTestSupport",
+            dependencies: [
+                "BCSServer",
+                "BCSCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/BCSTestSupport",
             swiftSettings: swiftSettings
         ),

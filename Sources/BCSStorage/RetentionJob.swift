@@ -64,9 +64,10 @@ struct RetentionJob: Service {
         ])
         for group in crowded {
             guard case .string(let clusterId)? = group["_id"] else { continue }
+            // The cap-th newest document: everything strictly older than it goes.
             let boundary = try await collection.find(
                 ["clusterId": .string(clusterId)],
-                options: FindOptions(sort: [policy.timeField: -1], skip: policy.maxPerCluster, limit: 1, projection: [policy.timeField: 1])
+                options: FindOptions(sort: [policy.timeField: -1], skip: policy.maxPerCluster - 1, limit: 1, projection: [policy.timeField: 1])
             )
             guard let time = boundary.first?[policy.timeField] else { continue }
             report.overCap += try await collection.deleteMany(["clusterId": .string(clusterId), policy.timeField: ["$lt": time]]).deletedCount

@@ -12,50 +12,6 @@ import Testing
 
 @testable import BCSServer
 
-/// A `bcs serve` process run in-process on port 0, with the root supervisor under the test's control.
-struct RunningServe {
-    let group: ServiceGroup
-    let port: Int
-    let task: Task<Result<Void, any Error>, Never>
-
-    var base: String { "http://127.0.0.1:\(port)" }
-
-    static func start(
-        mongoURI: String? = nil,
-        flags: [String: String] = [:],
-        handleSignals: Bool = false,
-        customise: (inout ServeProcess) -> Void = { _ in }
-    ) async throws -> RunningServe {
-        MetricsBootstrap.bootstrap()
-        var allFlags = ["listen": "127.0.0.1:0", "readiness-interval": "0.2", "mongodb-uri": try mongoURI ?? TestEnvironment.mongoURI()]
-        allFlags.merge(flags) { _, new in new }
-        let configuration = try ServeConfiguration.resolve(LayeredSettings(flags: allFlags, environment: [:]))
-        var process = ServeProcess(configuration: configuration, logger: Logger(label: "test.serve"))
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        process.onServerRunning = { continuation.yield($0) }
-        customise(&process)
-        let group = try process.makeServiceGroup(handleSignals: handleSignals)
-        let task = Task { () -> Result<Void, any Error> in
-            do { try await group.run(); return .success(()) } catch { return .failure(error) }
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        return RunningServe(group: group, port: port, task: task)
-    }
-
-    func get(_ path: String, timeout: Duration = .seconds(30)) async throws -> (status: Int, body: String) {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + path), timeout: .seconds(Int64(timeout.seconds)))
-        let body = try await response.body.collect(upTo: 4 << 20)
-        return (Int(response.status.code), String(buffer: body))
-    }
-
-    /// Triggers graceful shutdown and waits for the root group to finish.
-    func stop() async -> Result<Void, any Error> {
-        await group.triggerGracefulShutdown()
-        return await task.value
-    }
-}
-
 @Suite("bcs serve, in process")
 struct ServeProcessTests {
     @Test func healthReadinessAndMetrics() async throws {
@@ -194,13 +150,4 @@ struct FailingService: Service {
         attempts.record()
         throw Failure()
     }
-}
-
-func eventually(within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("condition not met within \(limit)")
 }

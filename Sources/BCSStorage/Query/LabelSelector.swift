@@ -111,9 +111,10 @@ struct LabelSelector: Equatable {
         return v
     }
 
-    private static func invalid(_ text: String, _ why: String) -> Error {
+    private static func invalid(_ text: String, _ why: String) -> BCSAPIError {
         StorageCode.badRequest("labelSelector '\(text)': \(why)")
     }
 }
 
+import BCSCore
 import Foundation
