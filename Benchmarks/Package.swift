@@ -7,12 +7,21 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "bcs", path: ".."),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.25.0"),
     ],
     targets: [
         .executableTarget(
             name: "MongoInsertBenchmark",
             dependencies: [.product(name: "BCSMongo", package: "bcs")],
             path: "Sources/MongoInsertBenchmark"
+        ),
+        .executableTarget(
+            name: "StorageBenchmark",
+            dependencies: [
+                .product(name: "BCSMongo", package: "bcs"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Sources/StorageBenchmark"
         ),
     ]
 )

@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import BCSMongo
+import Foundation
+import NIOCore
+
+// Storage role benchmark, run by Benchmarks/storage.sh against a release `bcs serve --roles storage`
+// and the same MongoDB-compatible server:
+//   1. ingest: COUNT events (~1.6 KiB each) through POST /bcsstorage/v1/events/batch, batches of 500
+//      from 8 concurrent clients, beside the same documents bulk-inserted straight through BCSMongo
+//      (insertMany of 500, 8 concurrent tasks) into another collection;
+//   2. query: the p50/p99 latency of a filtered events query (clusterId + namespace + time range,
+//      length 100) over everything stored.
+// Prints one JSON line per measurement.
+//
+// usage: StorageBenchmark BASE_URL MONGO_URI DATABASE COUNT QUERIES
+
+let args = CommandLine.arguments
+guard args.count == 6, let count = Int(args[4]), let queries = Int(args[5]) else {
+    FileHandle.standardError.write(Data("usage: StorageBenchmark BASE_URL MONGO_URI DATABASE COUNT QUERIES\n".utf8))
+    exit(2)
+}
+let (base, database) = (args[1], args[3])
+let batchSize = 500
+let clients = 8
+let clusters = 20
+let namespaces = ["default", "kube-system", "prod", "staging", "monitoring"]
+
+/// One event as k8s-watch sends it (eventTime in unix seconds).
+func event(_ i: Int) -> BSONDocument {
+    let name = "nginx-deployment-66b6c48dd5-\(String(i, radix: 36))"
+    let namespace = namespaces[i % namespaces.count]
+    return [
+        "id": .string("event-\(i)"), "env": "k8s", "kind": "Pod", "level": "Warning", "component": "kubelet", "type": "BackOff",
+        "describe": .string("Back-off restarting failed container nginx in pod \(name)_\(namespace)"),
+        "clusterId": .string("BCS-K8S-\(40000 + i % clusters)"),
+        "eventTime": .int64(Int64(1_700_000_000 + i / 10)),
+        "extraInfo": ["namespace": .string(namespace), "name": .string(name), "kind": "Pod"],
+        "data": [
+            "metadata": [
+                "name": .string(name + ".17a8c3d2e1f0b9a8"), "namespace": .string(namespace),
+                "uid": .string(String(format: "%08x-0000-4000-8000-%012x", i, i)),
+                "resourceVersion": .string(String(1_000_000 + i)), "creationTimestamp": "2026-11-27T17:00:00Z",
+            ],
+            "involvedObject": [
+                "kind": "Pod", "namespace": .string(namespace), "name": .string(name),
+                "uid": .string(String(format: "%08x-1111-4000-8000-%012x", i, i)), "apiVersion": "v1",
+                "resourceVersion": .string(String(2_000_000 + i)), "fieldPath": "spec.containers{nginx}",
+            ],
+            "reason": "BackOff",
+            "message": .string("Back-off restarting failed container nginx in pod \(name); " + String(repeating: "lorem ipsum dolor sit amet ", count: 20)),
+            "source": ["component": "kubelet", "host": .string("node-\(i % 50).cluster.local")],
+            "firstTimestamp": "2026-11-27T16:00:00Z", "lastTimestamp": "2026-11-27T17:00:00Z",
+            "count": .int32(Int32(1 + i % 20)), "type": "Warning", "reportingComponent": "kubelet", "reportingInstance": .string("node-\(i % 50)"),
+        ],
+    ]
+}
+
+/// The document storage keeps for an event (what the direct baseline inserts).
+func stored(_ e: BSONDocument) -> BSONDocument {
+    var d = e
+    d["eventTime"] = .datetime((e["eventTime"]?.intValue.map(Int64.init) ?? 0) * 1000)
+    d["_uid"] = e.value(atPath: "data.metadata.uid")
+    d["_rv"] = .int64(Int64(e.value(atPath: "data.metadata.resourceVersion")?.stringValue ?? "") ?? -1)
+    d["createTime"] = .date(Date())
+    d["updateTime"] = .date(Date())
+    return d
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+let events = (0..<count).map(event)
+let averageBytes = try events.prefix(100).reduce(0) { $0 + (try $1.bsonBytes().count) } / 100
+let batches: [[BSONDocument]] = stride(from: 0, to: count, by: batchSize).map { Array(events[$0..<min($0 + batchSize, count)]) }
+let bodies: [ByteBuffer] = try batches.map { ByteBuffer(data: try JSONEncoder().encode(BSON.array($0.map(BSON.document)))) }
+
+// 1a. Direct: BCSMongo insertMany into a baseline collection, same batching and concurrency.
+let client = try MongoClient(uri: MongoURI(args[2]), threads: clients)
+let direct = client.database(database).collection("events_direct_baseline")
+try await direct.drop()
+try await direct.createIndexes([IndexModel(keys: ["clusterId": 1, "_uid": 1], unique: true), IndexModel(keys: ["clusterId": 1, "eventTime": -1])])
+let storedBatches = batches.map { $0.map(stored) }
+let clock = ContinuousClock()
+var start = clock.now
+try await withThrowingTaskGroup(of: Void.self) { group in
+    for worker in 0..<clients {
+        group.addTask {
+            for index in stride(from: worker, to: storedBatches.count, by: clients) {
+                _ = try await direct.insertMany(storedBatches[index], ordered: false)
+            }
+        }
+    }
+    try await group.waitForAll()
+}
+let directSeconds = seconds(clock.now - start)
+let directCount = try await direct.count()
+try await direct.drop()
+print(#"{"measure":"ingest","path":"direct insertMany (BCSMongo)","documents":\#(directCount),"avg_bytes":\#(averageBytes),"seconds":\#(directSeconds),"docs_per_sec":\#(Double(directCount) / directSeconds)}"#)
+
+// 1b. Through the storage API.
+let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: clients)))
+start = clock.now
+try await withThrowingTaskGroup(of: Void.self) { group in
+    for worker in 0..<clients {
+        group.addTask {
+            for index in stride(from: worker, to: bodies.count, by: clients) {
+                var request = HTTPClientRequest(url: base + "/bcsstorage/v1/events/batch")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(bodies[index])
+                let response = try await http.execute(request, timeout: .seconds(300))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                guard response.status == .ok else { throw NSError(domain: "ingest", code: Int(response.status.code), userInfo: [NSLocalizedDescriptionKey: String(buffer: body)]) }
+            }
+        }
+    }
+    try await group.waitForAll()
+}
+let apiSeconds = seconds(clock.now - start)
+let apiCount = try await client.database(database).collection("events").count()
+print(#"{"measure":"ingest","path":"POST /events/batch","documents":\#(apiCount),"avg_bytes":\#(averageBytes),"seconds":\#(apiSeconds),"docs_per_sec":\#(Double(apiCount) / apiSeconds)}"#)
+
+// 2. Filtered query latency over everything stored.
+var latencies: [Double] = []
+for q in 0..<queries {
+    let cluster = "BCS-K8S-\(40000 + q % clusters)"
+    let namespace = namespaces[(q / clusters) % namespaces.count]
+    let begin = 1_700_000_000 + (q * 37) % max(count / 20, 1)
+    let url = "\(base)/bcsstorage/v1/events?clusterId=\(cluster)&extraInfo.namespace=\(namespace)&timeBegin=\(begin)&timeEnd=\(begin + count / 20)&length=100"
+    let t0 = clock.now
+    let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(120))
+    _ = try await response.body.collect(upTo: 64 << 20)
+    guard response.status == .ok else { throw NSError(domain: "query", code: Int(response.status.code)) }
+    latencies.append(seconds(clock.now - t0) * 1000)
+}
+latencies.sort()
+func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
+print(#"{"measure":"query","stored":\#(apiCount),"queries":\#(queries),"p50_ms":\#(percentile(0.5)),"p99_ms":\#(percentile(0.99)),"max_ms":\#(latencies.last ?? 0)}"#)
+try await http.shutdown()
+await client.shutdown()
