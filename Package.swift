@@ -151,6 +151,8 @@ let package = Package(
             name: "BCSEndToEndTests",
             dependencies: [
                 "BCSTestSupport",
+                "BCSServer",
+                "BCSCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

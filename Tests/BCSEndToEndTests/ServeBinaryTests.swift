@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import BCSCore
+import BCSServer
 import BCSTestSupport
 import Foundation
 import NIOCore
@@ -53,6 +55,10 @@ struct ServeBinaryTests {
         for flag in ["--roles", "--listen", "--mongodb-uri", "--database", "--tls-cert", "--tls-key", "--log-level", "--log-format",
                      "--shutdown-timeout", "--mongodb-threads", "--readiness-interval", "--config", "BCS_MONGODB_URI", "/readyz", "SIGTERM"] {
             #expect(serve.stdout.contains(flag), "serve --help mentions \(flag)")
+        }
+        for setting in ServeConfiguration.settings {
+            #expect(serve.stdout.contains("--\(setting.key) "), "every setting is a flag: --\(setting.key)")
+            #expect(serve.stdout.contains(LayeredSettings.environmentName(for: setting.key)), "and an environment variable")
         }
         let version = try await ChildProcess.run(bcs, ["version"])
         #expect(version.status == 0)

@@ -71,7 +71,7 @@ func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.
 let events = (0..<count).map(event)
 let averageBytes = try events.prefix(100).reduce(0) { $0 + (try $1.bsonBytes().count) } / 100
 let batches: [[BSONDocument]] = stride(from: 0, to: count, by: batchSize).map { Array(events[$0..<min($0 + batchSize, count)]) }
-let bodies: [ByteBuffer] = try batches.map { ByteBuffer(data: try JSONEncoder().encode(BSON.array($0.map(BSON.document)))) }
+let bodies: [ByteBuffer] = try batches.map { ByteBuffer(bytes: try JSONEncoder().encode(BSON.array($0.map(BSON.document)))) }
 
 // 1a. Direct: BCSMongo insertMany into a baseline collection, same batching and concurrency.
 let client = try MongoClient(uri: MongoURI(args[2]), threads: clients)
@@ -132,8 +132,8 @@ for q in 0..<queries {
     guard response.status == .ok else { throw NSError(domain: "query", code: Int(response.status.code)) }
     latencies.append(seconds(clock.now - t0) * 1000)
 }
-latencies.sort()
-func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
-print(#"{"measure":"query","stored":\#(apiCount),"queries":\#(queries),"p50_ms":\#(percentile(0.5)),"p99_ms":\#(percentile(0.99)),"max_ms":\#(latencies.last ?? 0)}"#)
+let sorted = latencies.sorted()
+func percentile(_ p: Double, of values: [Double]) -> Double { values[min(values.count - 1, max(0, Int((p * Double(values.count)).rounded(.up)) - 1))] }
+print(#"{"measure":"query","stored":\#(apiCount),"queries":\#(queries),"p50_ms":\#(percentile(0.5, of: sorted)),"p99_ms":\#(percentile(0.99, of: sorted)),"max_ms":\#(sorted.last ?? 0)}"#)
 try await http.shutdown()
 await client.shutdown()

@@ -86,21 +86,24 @@ struct StorageEvent: Sendable {
         self.fields = fields
     }
 
-    /// The idempotent write for this event: a replace-or-insert keyed by `(clusterId, _uid)`.
+    /// The full document stored for this event, written at `now` (ms since the epoch).
     ///
-    /// With a numeric resourceVersion the upsert only matches a stored version that is older; a
-    /// stored version that is the same or newer makes the upsert collide with the unique
-    /// `(clusterId, _uid)` index, which the store counts as "ignored". Without a numeric version the
-    /// last write wins. The whole document is replaced (not `$set`), so `createTime` is when the
-    /// stored version was written — retention by age then spares events that are still updating.
-    func writeModel(now: Int64) -> WriteModel {
+    /// `createTime` is when the stored version was written: a version replacing an older one
+    /// replaces the whole document, so retention by age spares events that are still updating.
+    func document(now: Int64) -> BSONDocument {
         var document = fields
         document["_uid"] = .string(uid)
         document["_rv"] = .int64(resourceVersion ?? -1)
         document["createTime"] = .datetime(now)
         document["updateTime"] = .datetime(now)
+        return document
+    }
+
+    /// The write for an event whose identity is already stored: replace the stored version only
+    /// if it is older (or, without a numeric resourceVersion, always: last write wins).
+    func replaceModel(now: Int64) -> WriteModel {
         var filter: BSONDocument = ["clusterId": .string(clusterId), "_uid": .string(uid)]
         if let resourceVersion { filter["_rv"] = ["$lt": .int64(resourceVersion)] }
-        return .replaceOne(filter: filter, replacement: document, upsert: true)
+        return .replaceOne(filter: filter, replacement: document(now: now), upsert: false)
     }
 }
