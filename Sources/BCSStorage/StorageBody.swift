@@ -9,9 +9,9 @@ enum StorageBody {
         let buffer = try await BCSBody.collect(request, limit: limit, code: StorageCode.unmarshalFailed)
         guard buffer.readableBytes > 0 else { throw StorageCode.badRequest("request body is empty") }
         do {
-            return try JSONDecoder().decode(BSON.self, from: Data(buffer: buffer))
-        } catch {
-            throw StorageCode.badRequest("request body is not valid JSON")
+            return try buffer.withUnsafeReadableBytes { try JSONToBSON.parse($0) }
+        } catch let error as JSONToBSON.ParseError {
+            throw StorageCode.badRequest("request body is not valid JSON (\(error.reason) at byte \(error.offset))")
         }
     }
 }

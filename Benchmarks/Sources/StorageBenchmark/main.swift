@@ -77,7 +77,14 @@ let bodies: [ByteBuffer] = try batches.map { ByteBuffer(bytes: try JSONEncoder()
 let client = try MongoClient(uri: MongoURI(args[2]), threads: clients)
 let direct = client.database(database).collection("events_direct_baseline")
 try await direct.drop()
-try await direct.createIndexes([IndexModel(keys: ["clusterId": 1, "_uid": 1], unique: true), IndexModel(keys: ["clusterId": 1, "eventTime": -1])])
+// The same indexes the storage role keeps on its events collection (Sources/BCSStorage/Events/EventStore.swift).
+try await direct.createIndexes([
+    IndexModel(keys: ["clusterId": 1, "_uid": 1], unique: true),
+    IndexModel(keys: ["clusterId": 1, "eventTime": -1]),
+    IndexModel(keys: ["clusterId": 1, "extraInfo.namespace": 1, "eventTime": -1]),
+    IndexModel(keys: ["eventTime": -1]),
+    IndexModel(keys: ["createTime": 1]),
+])
 let storedBatches = batches.map { $0.map(stored) }
 let clock = ContinuousClock()
 var start = clock.now

@@ -107,7 +107,7 @@ struct DynamicResourceController<Store: DynamicResourceStore> {
         var filter = try queryFilter(QueryParameters(request), base: try scopeFilter(context, scope))
         let buffer = try await BCSBody.collect(request, limit: 64 << 10, code: StorageCode.deleteFailed)
         if buffer.readableBytes > 0 {
-            guard case .document(let body)? = try? JSONDecoder().decode(BSON.self, from: Data(buffer: buffer)) else {
+            guard case .document(let body)? = try? buffer.withUnsafeReadableBytes({ try JSONToBSON.parse($0) }) else {
                 throw StorageCode.badRequest("body must be a JSON object {updateTimeBegin, updateTimeEnd}", code: StorageCode.deleteFailed)
             }
             var range = BSONDocument()

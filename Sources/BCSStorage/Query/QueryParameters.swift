@@ -118,7 +118,7 @@ struct QueryParameters {
         guard let data = Data(base64Encoded: text) else {
             throw BCSAPIError(.badRequest, code: StorageCode.base64DecodeFailed, "\(name) is not valid base64")
         }
-        guard case .document(let object) = try? JSONDecoder().decode(BSON.self, from: data) else {
+        guard case .document(let object) = try? JSONToBSON.parse([UInt8](data)) else {
             throw StorageCode.badRequest("\(name) must be base64 of a JSON object")
         }
         return object
