@@ -208,6 +208,20 @@ public struct MongoCollection: Sendable {
         }
     }
 
+    /// The number of documents matching `filter`, by the server's `count` command.
+    ///
+    /// Exact on a replica set or a single server. On a sharded cluster it can include orphaned
+    /// documents during chunk migrations (MongoDB's documented caveat), which `count(_:)` — an
+    /// aggregation — avoids at a much higher cost on some servers (12× on nx-27017). Paging totals
+    /// use this one.
+    public func countByCommand(_ filter: BSONDocument = [:]) async throws -> Int {
+        let reply = try await client.database(database).runCommand(["count": .string(name), "query": .document(filter)])
+        guard let n = reply["n"]?.intValue else {
+            throw MongoError(kind: .server, message: "count reply without n: \(reply)")
+        }
+        return n
+    }
+
     public func aggregate(_ pipeline: [BSONDocument]) async throws -> [BSONDocument] {
         try await withCollection { collection in
             try CBSON.with(["pipeline": .array(pipeline.map(BSON.document))]) { p in

@@ -131,8 +131,9 @@ var latencies: [Double] = []
 for q in 0..<queries {
     let cluster = "BCS-K8S-\(40000 + q % clusters)"
     let namespace = namespaces[(q / clusters) % namespaces.count]
-    let begin = 1_700_000_000 + (q * 37) % max(count / 20, 1)
-    let url = "\(base)/bcsstorage/v1/events?clusterId=\(cluster)&extraInfo.namespace=\(namespace)&timeBegin=\(begin)&timeEnd=\(begin + count / 20)&length=100"
+    // A 1,000-second window: ~10,000 stored events of all clusters, ~100 of this cluster and namespace.
+    let begin = 1_700_000_000 + (q * 37) % max(count / 10 - 1000, 1)
+    let url = "\(base)/bcsstorage/v1/events?clusterId=\(cluster)&extraInfo.namespace=\(namespace)&timeBegin=\(begin)&timeEnd=\(begin + 1000)&length=100"
     let t0 = clock.now
     let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(120))
     _ = try await response.body.collect(upTo: 64 << 20)

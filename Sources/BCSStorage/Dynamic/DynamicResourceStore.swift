@@ -53,7 +53,7 @@ struct MongoDynamicResourceStore: DynamicResourceStore {
     }
 
     func list(filter: BSONDocument, projection: BSONDocument?, offset: Int, limit: Int) async throws -> (documents: [BSONDocument], total: Int) {
-        async let total = collection.count(filter)
+        async let total = collection.countByCommand(filter)
         let documents = try await collection.find(filter, options: FindOptions(sort: ["namespace": 1, "resourceName": 1], skip: offset, limit: limit, projection: projection))
         return (documents, try await total)
     }

@@ -68,7 +68,7 @@ struct MongoEventStore: EventStore {
     }
 
     func query(filter: BSONDocument, projection: BSONDocument?, offset: Int, limit: Int) async throws -> (documents: [BSONDocument], total: Int) {
-        async let total = collection.count(filter)
+        async let total = collection.countByCommand(filter)
         let documents = try await collection.find(filter, options: FindOptions(sort: ["eventTime": -1, "_id": -1], skip: offset, limit: limit, projection: projection))
         return (documents, try await total)
     }
