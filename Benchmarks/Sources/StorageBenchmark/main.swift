@@ -126,8 +126,11 @@ let apiSeconds = seconds(clock.now - start)
 let apiCount = try await client.database(database).collection("events").count()
 print(#"{"measure":"ingest","path":"POST /events/batch","documents":\#(apiCount),"avg_bytes":\#(averageBytes),"seconds":\#(apiSeconds),"docs_per_sec":\#(Double(apiCount) / apiSeconds)}"#)
 
-// 2. Filtered query latency over everything stored.
+// 2. Filtered query latency over everything stored: through the API, and the same find + count
+//    straight through BCSMongo as the baseline.
+let stored = client.database(database).collection("events")
 var latencies: [Double] = []
+var directLatencies: [Double] = []
 for q in 0..<queries {
     let cluster = "BCS-K8S-\(40000 + q % clusters)"
     let namespace = namespaces[(q / clusters) % namespaces.count]
@@ -139,9 +142,21 @@ for q in 0..<queries {
     _ = try await response.body.collect(upTo: 64 << 20)
     guard response.status == .ok else { throw NSError(domain: "query", code: Int(response.status.code)) }
     latencies.append(seconds(clock.now - t0) * 1000)
+
+    let filter: BSONDocument = [
+        "clusterId": .string(cluster), "extraInfo.namespace": .string(namespace),
+        "eventTime": ["$gt": .datetime(Int64(begin) * 1000), "$lt": .datetime(Int64(begin + 1000) * 1000)],
+    ]
+    let t1 = clock.now
+    async let total = stored.countByCommand(filter)
+    _ = try await stored.find(filter, options: FindOptions(sort: ["eventTime": -1, "_id": -1], limit: 100))
+    _ = try await total
+    directLatencies.append(seconds(clock.now - t1) * 1000)
 }
 let sorted = latencies.sorted()
 func percentile(_ p: Double, of values: [Double]) -> Double { values[min(values.count - 1, max(0, Int((p * Double(values.count)).rounded(.up)) - 1))] }
-print(#"{"measure":"query","stored":\#(apiCount),"queries":\#(queries),"p50_ms":\#(percentile(0.5, of: sorted)),"p99_ms":\#(percentile(0.99, of: sorted)),"max_ms":\#(sorted.last ?? 0)}"#)
+print(#"{"measure":"query","path":"GET /events","stored":\#(apiCount),"queries":\#(queries),"p50_ms":\#(percentile(0.5, of: sorted)),"p99_ms":\#(percentile(0.99, of: sorted)),"max_ms":\#(sorted.last ?? 0)}"#)
+let directSorted = directLatencies.sorted()
+print(#"{"measure":"query","path":"direct find + count (BCSMongo)","stored":\#(apiCount),"queries":\#(queries),"p50_ms":\#(percentile(0.5, of: directSorted)),"p99_ms":\#(percentile(0.99, of: directSorted)),"max_ms":\#(directSorted.last ?? 0)}"#)
 try await http.shutdown()
 await client.shutdown()
