@@ -21,7 +21,9 @@ struct ServeProcessTests {
         #expect(try await serve.get("/readyz").body == "ok\n")
         let metrics = try await serve.get("/metrics")
         #expect(metrics.status == 200)
-        #expect(metrics.body.contains("bcs_mongodb_up 1"))
+        // The gauge is process-wide and other tests run servers whose MongoDB is down: check presence only;
+        // readiness above is the state of this server.
+        #expect(metrics.body.contains("bcs_mongodb_up "))
         #expect(metrics.body.contains("bcs_build_info{version=\"\(BCSVersion.current)\"} 1"))
         #expect(metrics.body.contains("bcs_service_restarts_total{service=\"mongodb-readiness\"}"))
         #expect(try await serve.get("/nope").status == 404)
@@ -54,8 +56,10 @@ struct ServeProcessTests {
         let line = metrics.split(separator: "\n").first { $0.hasPrefix("bcs_service_restarts_total{service=\"\(name)\"}") }
         let restarts = line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
         #expect(restarts >= 3, "restarts counted in /metrics: \(String(describing: line))")
+        // Lower bounds only: under load a sleep can last longer than asked, never shorter.
         let times = attempts.times
-        #expect(times[2] - times[1] > times[1] - times[0], "backoff grows between restarts")
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+        #expect(gaps[0] >= .milliseconds(50) && gaps[1] >= .milliseconds(100) && gaps[2] >= .milliseconds(200), "backoff grows: \(gaps)")
         #expect(try await serve.get("/healthz").status == 200, "the process stays up while one service flaps")
         if case .failure(let error) = await serve.stop() { Issue.record("shutdown failed: \(error)") }
     }
