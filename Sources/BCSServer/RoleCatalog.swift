@@ -1,17 +1,18 @@
 import BCSCore
+import BCSUserManager
 
 /// The role modules `bcs serve` can host, and the settings they add.
 ///
 /// This is the one place that knows every role: adding a role means adding its module here.
 enum RoleCatalog {
     /// Settings declared by role modules (beside the process's own).
-    static var settings: [SettingSpec] { [] }
+    static var settings: [SettingSpec] { UserManagerRole.settingSpecs }
 
     /// Builds the module for `role`; nil while a role has no module of its own yet.
     static func module(for role: Role, context: RoleContext) throws -> (any RoleModule)? {
         switch role {
         case .storage: return nil
-        case .usermanager: return nil
+        case .usermanager: return try UserManagerRole(context: context)
         case .gateway: return nil
         }
     }

@@ -47,7 +47,7 @@ public struct ServeProcess: Sendable {
         let router = Router(context: BCSRequestContext.self)
         router.addMiddleware {
             MetricsMiddleware()
-            LogRequestsMiddleware(.debug)
+            RequestLogMiddleware(.debug)
         }
         HealthController<BCSRequestContext>(readiness: readiness).addRoutes(to: router)
         for module in modules { module.addRoutes(to: router) }
