@@ -55,16 +55,22 @@ public struct UserManagerRole: RoleModule {
         PermissionController(services: services).addRoutes(to: group)
     }
 
+    /// The start-up work (indexes, seeded roles, bootstrap admin).
+    var setup: UserManagerSetup {
+        UserManagerSetup(database: database, users: services.users, permissions: services.permissions, box: box,
+                         bootstrapAdmin: settings.bootstrapAdmin, state: setupState, logger: logger)
+    }
+
+    /// A watcher bringing other processes' credential changes into `feed`.
+    public var credentialWatcher: CredentialWatcher {
+        CredentialWatcher(store: services.credentials, box: box, feed: feed, interval: settings.credentialPollInterval, logger: logger)
+    }
+
     public var backgroundServices: [BackgroundService] {
-        let (database, services, settings, state, logger, feed) = (database, services, settings, setupState, logger, feed)
+        let module = self
         return [
-            BackgroundService(name: "usermanager-setup", role: Role.usermanager.rawValue) {
-                UserManagerSetup(database: database, users: services.users, permissions: services.permissions, box: services.box,
-                                 bootstrapAdmin: settings.bootstrapAdmin, state: state, logger: logger)
-            },
-            BackgroundService(name: "usermanager-credential-watcher", role: Role.usermanager.rawValue) {
-                CredentialWatcher(store: services.credentials, box: services.box, feed: feed, interval: settings.credentialPollInterval, logger: logger)
-            },
+            BackgroundService(name: "usermanager-setup", role: Role.usermanager.rawValue) { module.setup },
+            BackgroundService(name: "usermanager-credential-watcher", role: Role.usermanager.rawValue) { module.credentialWatcher },
         ]
     }
 }

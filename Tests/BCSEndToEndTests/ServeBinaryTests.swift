@@ -23,6 +23,9 @@ struct ServeBinaryTests {
         let port = try port ?? freePort()
         var arguments = ["serve", "--mongodb-uri", mongoURI, "--readiness-interval", "0.2"] + extra
         if !extra.contains("--listen") && environment["BCS_LISTEN"] == nil { arguments += ["--listen", "127.0.0.1:\(port)"] }
+        // The usermanager role (hosted by default) refuses to start without a server secret.
+        var environment = environment
+        if environment["BCS_SECRET_KEY"] == nil && !arguments.contains("--secret-key-file") { environment["BCS_SECRET_KEY"] = Self.testSecret }
         let child = try ChildProcess(bcs, arguments, environment: environment)
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
@@ -33,6 +36,8 @@ struct ServeBinaryTests {
         child.terminate()
         throw ServeDidNotStart(stderr: child.stderr)
     }
+
+    static let testSecret = "test-secret-0123456789abcdef0123456789abcdef"
 
     struct ServeDidNotStart: Error, CustomStringConvertible {
         let stderr: String
@@ -51,7 +56,8 @@ struct ServeBinaryTests {
         let serve = try await ChildProcess.run(bcs, ["serve", "--help"])
         #expect(serve.status == 0)
         for flag in ["--roles", "--listen", "--mongodb-uri", "--database", "--tls-cert", "--tls-key", "--log-level", "--log-format",
-                     "--shutdown-timeout", "--mongodb-threads", "--readiness-interval", "--config", "BCS_MONGODB_URI", "/readyz", "SIGTERM"] {
+                     "--shutdown-timeout", "--mongodb-threads", "--readiness-interval", "--config", "BCS_MONGODB_URI", "/readyz", "SIGTERM",
+                     "--secret-key-file", "BCS_SECRET_KEY", "--dev-generate-secret", "--bootstrap-admin", "BCS_BOOTSTRAP_ADMIN", "--credential-poll-interval"] {
             #expect(serve.stdout.contains(flag), "serve --help mentions \(flag)")
         }
         let version = try await ChildProcess.run(bcs, ["version"])
