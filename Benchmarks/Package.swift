@@ -14,5 +14,10 @@ let package = Package(
             dependencies: [.product(name: "BCSMongo", package: "bcs")],
             path: "Sources/MongoInsertBenchmark"
         ),
+        .executableTarget(
+            name: "UserManagerBenchmark",
+            dependencies: [.product(name: "BCSMongo", package: "bcs")],
+            path: "Sources/UserManagerBenchmark"
+        ),
     ]
 )
