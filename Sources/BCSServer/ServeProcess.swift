@@ -42,7 +42,8 @@ public struct ServeProcess: Sendable {
         let readiness = MongoReadiness()
 
         let context = RoleContext(mongo: mongo, database: mongo.database(configuration.database), settings: configuration.layers, logger: logger)
-        let modules = try configuration.roles.compactMap { try RoleCatalog.module(for: $0, context: context) }
+        let links = RoleCatalog.Links()
+        let modules = try configuration.roles.compactMap { try RoleCatalog.module(for: $0, context: context, links: links) }
 
         let router = Router(context: BCSRequestContext.self)
         router.addMiddleware {

@@ -55,8 +55,31 @@ enum Validate {
 
     /// A PEM bundle holding at least one certificate block.
     static func caCertificate(_ pem: String) throws {
-        guard pem.contains("-----BEGIN CERTIFICATE-----"), pem.contains("-----END CERTIFICATE-----") else {
+        guard contains(pem, "-----BEGIN CERTIFICATE-----"), contains(pem, "-----END CERTIFICATE-----") else {
             throw UMError.badRequest("field 'cacert_data' must be a PEM certificate (-----BEGIN CERTIFICATE----- ...)")
+        }
+    }
+
+    /// Byte substring search over contiguous UTF-8 (the generic `Collection` searches cost more
+    /// than the rest of a credential report together). At most haystack × needle byte comparisons.
+    static func contains(_ haystack: String, _ needle: String) -> Bool {
+        var haystack = haystack
+        var needle = needle
+        return haystack.withUTF8 { h in
+            needle.withUTF8 { n in
+                guard let first = n.first, n.count <= h.count else { return n.isEmpty }
+                var i = 0
+                let last = h.count - n.count
+                while i <= last {
+                    if h[i] == first {
+                        var j = 1
+                        while j < n.count && h[i + j] == n[j] { j += 1 }
+                        if j == n.count { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
         }
     }
 

@@ -33,7 +33,7 @@ public struct SecretBox: Sendable {
     /// A fresh random secret (the development mode's), as 64 hex characters.
     public static func generateSecret() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
     /// The keyed hash under which a token is stored and looked up (hex HMAC-SHA256).
@@ -44,7 +44,7 @@ public struct SecretBox: Sendable {
         message.append(0)
         message.append(contentsOf: token.utf8)
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: lookupKey)
-        return mac.map { String(format: "%02x", $0) }.joined()
+        return hex(mac)
     }
 
     /// Whether `token` hashes to `storedKey`, compared in constant time.
@@ -88,6 +88,18 @@ public enum SecretBoxError: Error, CustomStringConvertible {
         case .cannotOpen: return "a sealed secret cannot be opened (wrong server secret, or tampered data)"
         }
     }
+}
+
+/// Lower-case hex of `bytes` (a table lookup: `String(format:)` per byte cost more than the HMAC itself).
+func hex(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(64)
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 /// Compares two byte strings in time that depends only on their lengths, never on where they differ.
