@@ -40,7 +40,7 @@ public struct SecretBox: Sendable {
     ///
     /// `purpose` separates the domains (a register token never matches as a user token).
     public func lookupKey(_ token: String, purpose: TokenPurpose) -> String {
-        var message = Data(purpose.rawValue.utf8)
+        var message = Array(purpose.rawValue.utf8)
         message.append(0)
         message.append(contentsOf: token.utf8)
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: lookupKey)
