@@ -33,8 +33,13 @@ public struct CredentialWatcher: Service {
     }
 
     public func run() async throws {
+        // Sleeping between polls must not hold up a graceful shutdown.
+        try? await cancelWhenGracefulShutdown { try await pollLoop() }
+    }
+
+    private func pollLoop() async throws {
         var start = BCSTime.millis(Date()) - Int64(clockSkew.seconds * 1000)
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        while !Task.isCancelled {
             if feed.subscriberCount > 0 {
                 do {
                     start = try await poll(from: start)
@@ -42,7 +47,7 @@ public struct CredentialWatcher: Service {
                     logger.warning("credential watcher: poll failed, retrying", metadata: ["error": "\(error)"])
                 }
             }
-            try? await Task.sleep(for: interval)
+            try await Task.sleep(for: interval)
         }
     }
 

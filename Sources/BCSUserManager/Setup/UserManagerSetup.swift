@@ -28,20 +28,28 @@ struct UserManagerSetup: Service {
     let logger: Logger
 
     func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await setUpRetrying() }
+        } catch is CancellationError {
+            return  // shut down before MongoDB came back
+        }
+        state.markReady()
+        logger.info("usermanager: ready (indexes, roles, bootstrap admin in place)")
+        try? await gracefulShutdown()
+    }
+
+    /// `setUp()`, retried with a capped backoff while MongoDB is unreachable.
+    private func setUpRetrying() async throws {
         var delay = Duration.milliseconds(200)
         while true {
             do {
-                try await setUp()
-                break
+                return try await setUp()
             } catch let error as MongoError where error.isTransient {
                 logger.warning("usermanager: MongoDB unavailable during start-up, retrying", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
             }
         }
-        state.markReady()
-        logger.info("usermanager: ready (indexes, roles, bootstrap admin in place)")
-        try? await gracefulShutdown()
     }
 
     func setUp() async throws {
