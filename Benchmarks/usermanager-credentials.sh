@@ -30,7 +30,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 trap 'scripts/mongo stop "$port"; rm -rf ".run/mongo-$port"' EXIT
 uri=$(scripts/mongo start "$port" ".run/mongo-$port/data")
 if [ "${BCS_BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
-  taskset -pc 0 "$(cat ".run/mongo-$port/pid")" >/dev/null
+  taskset -a -pc 0 "$(cat ".run/mongo-$port/pid")" >/dev/null
   echo "==> nx-27017 pinned to CPU 0; bcs serve and the load generator to CPU 1" >&2
   taskset -c 1 "$bench" .build/release/bcs "$uri" "$clusters" "$connections" "$rounds"
 else
