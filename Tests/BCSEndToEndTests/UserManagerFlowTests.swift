@@ -1,6 +1,9 @@
+import AsyncHTTPClient
 import BCSMongo
 import BCSTestSupport
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
 
 /// The user-manager as an operator and an agent meet it: the real `bcs` binary, driven with curl
@@ -110,6 +113,12 @@ struct UserManagerFlowTests {
         #expect((verifyBody.json["data"] as? [String: Any])?["allowed"] as? Bool == true, "GET with a body: \(verifyBody.body)")
         let verifyQuery = try await curl(["-H", admin, "\(api)/permissions/verify?user_token=\(plainToken)&resource_type=cluster&resource=BCS-K8S-001&action=DELETE"])
         #expect((verifyQuery.json["data"] as? [String: Any])?["allowed"] as? Bool == false, "\(verifyQuery.body)")
+
+        // (/metrics is long: read it with an HTTP client rather than through curl's pipe.)
+        let metricsResponse = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(base)/metrics"), timeout: .seconds(10))
+        let metrics = (body: String(buffer: try await metricsResponse.body.collect(upTo: 8 << 20)), status: Int(metricsResponse.status.code))
+        #expect(metrics.status == 200 && metrics.body.contains(#"bcs_usermanager_credential_reports_total{result="accepted"} 1"#), "one report accepted")
+        #expect(metrics.body.contains(#"bcs_usermanager_credential_reports_total{result="refused"} 1"#), "one refused")
 
         // No secret in plain text in any collection (also not base64-encoded), nor in the logs.
         let secrets = ["admin token": Self.adminToken, "plain user token": plainToken, "register token": registerToken,

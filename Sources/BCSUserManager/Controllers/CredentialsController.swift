@@ -3,6 +3,7 @@ import BCSMongo
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 
 /// `/usermanager/v1/clusters/{cluster_id}/credentials` and `/clusters/credentials`.
 ///
@@ -27,7 +28,22 @@ struct CredentialsController {
         group.get("clusters/credentials") { request, context in try await list(request, context) }
     }
 
+    /// `bcs_usermanager_credential_reports_total{result="accepted"|"refused"}`.
+    static let accepted = Counter(label: "bcs_usermanager_credential_reports_total", dimensions: [("result", "accepted")])
+    static let refused = Counter(label: "bcs_usermanager_credential_reports_total", dimensions: [("result", "refused")])
+
     func report(_ request: Request, _ context: BCSRequestContext) async throws -> Response {
+        do {
+            let response = try await store(request, context)
+            Self.accepted.increment()
+            return response
+        } catch {
+            Self.refused.increment()
+            throw error
+        }
+    }
+
+    private func store(_ request: Request, _ context: BCSRequestContext) async throws -> Response {
         let id = try Validate.clusterID(context.parameters.get("cluster_id"))
         let form = try await services.decode(Form.self, from: request)
         let token = try Validate.required(form.register_token, "register_token", maxBytes: 256)
