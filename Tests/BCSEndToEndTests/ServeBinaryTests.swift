@@ -19,7 +19,22 @@ struct ServeBinaryTests {
     }
 
     /// Starts `bcs serve` on a free port and waits until `/healthz` answers.
+    ///
+    /// A port found free can be taken by a parallel test before the server binds it; with an
+    /// automatically chosen port that case is retried on another port.
     func startServe(_ extra: [String] = [], environment: [String: String] = [:], port: Int? = nil, scheme: String = "http", client: HTTPClient = .shared) async throws -> (ChildProcess, Int) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await startServeOnce(extra, environment: environment, port: port, scheme: scheme, client: client)
+            } catch let error as ServeDidNotStart where port == nil && attempt < 3 && error.stderr.contains("address already in use") {
+                continue
+            }
+        }
+    }
+
+    private func startServeOnce(_ extra: [String], environment: [String: String], port: Int?, scheme: String, client: HTTPClient) async throws -> (ChildProcess, Int) {
         let port = try port ?? freePort()
         var arguments = ["serve", "--mongodb-uri", mongoURI, "--readiness-interval", "0.2"] + extra
         if !extra.contains("--listen") && environment["BCS_LISTEN"] == nil { arguments += ["--listen", "127.0.0.1:\(port)"] }
@@ -27,7 +42,7 @@ struct ServeBinaryTests {
         var environment = environment
         if environment["BCS_SECRET_KEY"] == nil && !arguments.contains("--secret-key-file") { environment["BCS_SECRET_KEY"] = Self.testSecret }
         let child = try ChildProcess(bcs, arguments, environment: environment)
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(40)
         while ContinuousClock.now < deadline {
             if let status = try? await get("\(scheme)://127.0.0.1:\(port)/healthz", client: client).status, status == 200 { return (child, port) }
             if !child.isRunning { break }
@@ -189,6 +204,17 @@ struct ServeBinaryTests {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cert))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        // The client must be shut down on every path (AsyncHTTPClient traps in deinit otherwise).
+        do {
+            try await checkHTTPS(cert: cert, key: key, client: client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func checkHTTPS(cert: String, key: String, client: HTTPClient) async throws {
         let (child, port) = try await startServe(["--tls-cert", cert, "--tls-key", key], scheme: "https", client: client)
         defer { child.terminate() }
         #expect(try await get("https://127.0.0.1:\(port)/healthz", client: client) == (200, "ok\n"))
@@ -200,6 +226,5 @@ struct ServeBinaryTests {
         child.signal(SIGTERM)
         #expect(await child.wait(timeout: .seconds(10)) == 0)
         #expect(!child.stderr.contains("serving plain HTTP"))
-        try await client.shutdown()
     }
 }

@@ -29,8 +29,21 @@ struct UserManagerFlowTests {
         mongoURI = try TestEnvironment.mongoURI()
     }
 
-    /// Starts `bcs serve --roles usermanager` and waits until the role answers (start-up work done).
+    /// Starts `bcs serve --roles usermanager` and waits until the role answers (start-up work done);
+    /// retried on another port if a parallel test took the one found free.
     func start(database: String, extra: [String] = [], environment: [String: String] = ["BCS_SECRET_KEY": secret]) async throws -> (ChildProcess, String) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await startOnce(database: database, extra: extra, environment: environment)
+            } catch let error as ServeFailed where attempt < 3 && error.stderr.contains("address already in use") {
+                continue
+            }
+        }
+    }
+
+    private func startOnce(database: String, extra: [String], environment: [String: String]) async throws -> (ChildProcess, String) {
         let port = try freePort()
         let child = try ChildProcess(bcs, ["serve", "--roles", "usermanager", "--listen", "127.0.0.1:\(port)", "--mongodb-uri", mongoURI,
                                            "--database", database, "--bootstrap-admin", "admin:\(Self.adminToken)", "--log-level", "debug"] + extra,
