@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "bcs", targets: ["bcs"]),
         .library(name: "BCSCore", targets: ["BCSCore"]),
         .library(name: "BCSMongo", targets: ["BCSMongo"]),
+        .library(name: "BCSUserManager", targets: ["BCSUserManager"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.25.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
     ],
     targets: [
         // libmongoc 1.23 from Debian's libmongoc-dev; see Sources/CLibMongoC/shim.h for the BSON_EXTRA_ALIGN trap.
@@ -71,11 +73,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BCSUserManager",
+            dependencies: [
+                "BCSCore",
+                "BCSMongo",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BCSServer",
             dependencies: [
                 "BCSCore",
                 "BCSMongo",
                 "BCSStorage",
+                "BCSUserManager",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -143,6 +160,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BCSUserManagerTests",
+            dependencies: [
+                "BCSUserManager",
+                "BCSServer",
+                "BCSTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BCSMongoTests",
             dependencies: ["BCSMongo", "CLibMongoC", "BCSTestSupport"],
             swiftSettings: swiftSettings
@@ -153,6 +181,7 @@ let package = Package(
                 "BCSTestSupport",
                 "BCSServer",
                 "BCSCore",
+                "BCSMongo",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

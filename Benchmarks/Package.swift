@@ -23,5 +23,10 @@ let package = Package(
             ],
             path: "Sources/StorageBenchmark"
         ),
+        .executableTarget(
+            name: "UserManagerBenchmark",
+            dependencies: [.product(name: "BCSMongo", package: "bcs")],
+            path: "Sources/UserManagerBenchmark"
+        ),
     ]
 )

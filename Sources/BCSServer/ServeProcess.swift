@@ -42,12 +42,13 @@ public struct ServeProcess: Sendable {
         let readiness = MongoReadiness()
 
         let context = RoleContext(mongo: mongo, database: mongo.database(configuration.database), settings: configuration.layers, logger: logger)
-        let modules = try configuration.roles.compactMap { try RoleCatalog.module(for: $0, context: context) }
+        let links = RoleCatalog.Links()
+        let modules = try configuration.roles.compactMap { try RoleCatalog.module(for: $0, context: context, links: links) }
 
         let router = Router(context: BCSRequestContext.self)
         router.addMiddleware {
             MetricsMiddleware()
-            LogRequestsMiddleware(.debug)
+            RequestLogMiddleware(.debug)
         }
         HealthController<BCSRequestContext>(readiness: readiness).addRoutes(to: router)
         for module in modules { module.addRoutes(to: router) }

@@ -76,6 +76,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("retention-interval"), help: ArgumentHelp("Storage: seconds between retention passes. [env: BCS_RETENTION_INTERVAL] (default: 3600)", valueName: "seconds"))
     var retentionInterval: String?
 
+    @Option(name: .customLong("secret-key-file"), help: ArgumentHelp("usermanager: file holding the server secret (32+ bytes) that keys token hashes and encrypts stored secrets. [env: BCS_SECRET_KEY_FILE]", valueName: "file"))
+    var secretKeyFile: String?
+
+    @Option(name: .customLong("secret-key"), help: ArgumentHelp("usermanager: the server secret itself (32+ bytes); prefer the environment (BCS_SECRET_KEY) or --secret-key-file, which stay out of process lists. [env: BCS_SECRET_KEY]", valueName: "secret"))
+    var secretKey: String?
+
+    @Option(name: .customLong("dev-generate-secret"), help: ArgumentHelp("usermanager, development only: true to generate a secret for this run when none is configured (stored tokens become unreadable after a restart). [env: BCS_DEV_GENERATE_SECRET] (default: false)", valueName: "bool"))
+    var devGenerateSecret: String?
+
+    @Option(name: .customLong("bootstrap-admin"), help: ArgumentHelp("usermanager: NAME:TOKEN of an admin created or updated at start-up, so BCS's documented curl commands work with a known token. [env: BCS_BOOTSTRAP_ADMIN]", valueName: "name:token"))
+    var bootstrapAdmin: String?
+
+    @Option(name: .customLong("credential-poll-interval"), help: ArgumentHelp("usermanager: seconds between reads of credential changes made by other processes. [env: BCS_CREDENTIAL_POLL_INTERVAL] (default: 2)", valueName: "seconds"))
+    var credentialPollInterval: String?
+
     @Option(help: ArgumentHelp("YAML file of settings (keys as the flag names). [env: BCS_CONFIG]", valueName: "file"))
     var config: String?
 
@@ -87,6 +102,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("shutdown-timeout", shutdownTimeout), ("mongodb-threads", mongodbThreads), ("readiness-interval", readinessInterval),
             ("event-max-day", eventMaxDay), ("event-max-cap", eventMaxCap), ("alarm-max-day", alarmMaxDay), ("alarm-max-cap", alarmMaxCap),
             ("retention-interval", retentionInterval),
+            ("secret-key-file", secretKeyFile), ("secret-key", secretKey), ("dev-generate-secret", devGenerateSecret),
+            ("bootstrap-admin", bootstrapAdmin), ("credential-poll-interval", credentialPollInterval),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

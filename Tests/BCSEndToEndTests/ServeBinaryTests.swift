@@ -21,12 +21,30 @@ struct ServeBinaryTests {
     }
 
     /// Starts `bcs serve` on a free port and waits until `/healthz` answers.
+    ///
+    /// A port found free can be taken by a parallel test before the server binds it; with an
+    /// automatically chosen port that case is retried on another port.
     func startServe(_ extra: [String] = [], environment: [String: String] = [:], port: Int? = nil, scheme: String = "http", client: HTTPClient = .shared) async throws -> (ChildProcess, Int) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await startServeOnce(extra, environment: environment, port: port, scheme: scheme, client: client)
+            } catch let error as ServeDidNotStart where port == nil && attempt < 3 && error.stderr.contains("address already in use") {
+                continue
+            }
+        }
+    }
+
+    private func startServeOnce(_ extra: [String], environment: [String: String], port: Int?, scheme: String, client: HTTPClient) async throws -> (ChildProcess, Int) {
         let port = try port ?? freePort()
         var arguments = ["serve", "--mongodb-uri", mongoURI, "--readiness-interval", "0.2"] + extra
         if !extra.contains("--listen") && environment["BCS_LISTEN"] == nil { arguments += ["--listen", "127.0.0.1:\(port)"] }
+        // The usermanager role (hosted by default) refuses to start without a server secret.
+        var environment = environment
+        if environment["BCS_SECRET_KEY"] == nil && !arguments.contains("--secret-key-file") { environment["BCS_SECRET_KEY"] = Self.testSecret }
         let child = try ChildProcess(bcs, arguments, environment: environment)
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(40)
         while ContinuousClock.now < deadline {
             if let status = try? await get("\(scheme)://127.0.0.1:\(port)/healthz", client: client).status, status == 200 { return (child, port) }
             if !child.isRunning { break }
@@ -35,6 +53,8 @@ struct ServeBinaryTests {
         child.terminate()
         throw ServeDidNotStart(stderr: child.stderr)
     }
+
+    static let testSecret = "test-secret-0123456789abcdef0123456789abcdef"
 
     struct ServeDidNotStart: Error, CustomStringConvertible {
         let stderr: String
@@ -53,7 +73,8 @@ struct ServeBinaryTests {
         let serve = try await ChildProcess.run(bcs, ["serve", "--help"])
         #expect(serve.status == 0)
         for flag in ["--roles", "--listen", "--mongodb-uri", "--database", "--tls-cert", "--tls-key", "--log-level", "--log-format",
-                     "--shutdown-timeout", "--mongodb-threads", "--readiness-interval", "--config", "BCS_MONGODB_URI", "/readyz", "SIGTERM"] {
+                     "--shutdown-timeout", "--mongodb-threads", "--readiness-interval", "--config", "BCS_MONGODB_URI", "/readyz", "SIGTERM",
+                     "--secret-key-file", "BCS_SECRET_KEY", "--dev-generate-secret", "--bootstrap-admin", "BCS_BOOTSTRAP_ADMIN", "--credential-poll-interval"] {
             #expect(serve.stdout.contains(flag), "serve --help mentions \(flag)")
         }
         for setting in ServeConfiguration.settings {
@@ -189,6 +210,17 @@ struct ServeBinaryTests {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cert))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        // The client must be shut down on every path (AsyncHTTPClient traps in deinit otherwise).
+        do {
+            try await checkHTTPS(cert: cert, key: key, client: client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func checkHTTPS(cert: String, key: String, client: HTTPClient) async throws {
         let (child, port) = try await startServe(["--tls-cert", cert, "--tls-key", key], scheme: "https", client: client)
         defer { child.terminate() }
         #expect(try await get("https://127.0.0.1:\(port)/healthz", client: client) == (200, "ok\n"))
@@ -200,6 +232,5 @@ struct ServeBinaryTests {
         child.signal(SIGTERM)
         #expect(await child.wait(timeout: .seconds(10)) == 0)
         #expect(!child.stderr.contains("serving plain HTTP"))
-        try await client.shutdown()
     }
 }

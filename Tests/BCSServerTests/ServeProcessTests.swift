@@ -12,7 +12,8 @@ import Testing
 
 @testable import BCSServer
 
-@Suite("bcs serve, in process")
+/// Serialized: readiness and restart timings are easier to reason about one server at a time.
+@Suite("bcs serve, in process", .serialized)
 struct ServeProcessTests {
     @Test func healthReadinessAndMetrics() async throws {
         let serve = try await RunningServe.start()

@@ -24,7 +24,10 @@ public struct RunningServe: Sendable {
         customise: (inout ServeProcess) -> Void = { _ in }
     ) async throws -> RunningServe {
         MetricsBootstrap.bootstrap()
-        var allFlags = ["listen": "127.0.0.1:0", "readiness-interval": "0.2", "mongodb-uri": try mongoURI ?? TestEnvironment.mongoURI()]
+        var allFlags = [
+            "listen": "127.0.0.1:0", "readiness-interval": "0.2", "mongodb-uri": try mongoURI ?? TestEnvironment.mongoURI(),
+            "secret-key": "test-secret-0123456789abcdef0123456789abcdef",
+        ]
         allFlags.merge(flags) { _, new in new }
         let configuration = try ServeConfiguration.resolve(LayeredSettings(flags: allFlags, environment: [:]))
         var process = ServeProcess(configuration: configuration, logger: Logger(label: "test.serve"))

@@ -49,8 +49,12 @@ public func bcsSuccess(_ data: some Encodable, total: Int? = nil, status: HTTPRe
 
 /// A successful envelope whose `data` is null.
 public func bcsSuccessNoData(status: HTTPResponse.Status = .ok) -> Response {
-    BCSEnvelope<Int>(data: nil).response(status: status)
+    // The same bytes every time: encoded once (hot on write-heavy routes such as credential reports).
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: successNoDataBody))
 }
+
+private let successNoDataBody = ByteBuffer(bytes: (try? BCSJSON.encoder.encode(BCSEnvelope<Int>(data: nil)))
+    ?? Data(#"{"code":0,"data":null,"message":"success","result":true}"#.utf8))
 
 /// An API error that renders as the BCS envelope with its HTTP status and BCS code.
 public struct BCSAPIError: Error, HTTPResponseError, CustomStringConvertible {
