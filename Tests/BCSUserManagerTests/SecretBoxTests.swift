@@ -41,6 +41,7 @@ struct SecretBoxTests {
         ([1, 2, 3], [1, 2], false),
         ([], [0], false),
         ([0], [], false),
+        ([UInt8](repeating: 0, count: 256), [], false),
     ] as [([UInt8], [UInt8], Bool)])
     func constantTimeEqualsAgreesWithEquality(a: [UInt8], b: [UInt8], equal: Bool) {
         #expect(constantTimeEquals(a, b) == equal)

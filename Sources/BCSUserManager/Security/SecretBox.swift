@@ -104,7 +104,8 @@ func hex(_ bytes: some Sequence<UInt8>) -> String {
 
 /// Compares two byte strings in time that depends only on their lengths, never on where they differ.
 public func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+    // Lengths differing by a multiple of 256 must not truncate to "equal": compare them outright.
+    var difference: UInt8 = a.count == b.count ? 0 : 1
     let n = max(a.count, b.count)
     for i in 0..<n {
         let x = i < a.count ? a[i] : 0
