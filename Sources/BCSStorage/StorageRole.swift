@@ -47,6 +47,7 @@ public struct StorageRole: RoleModule {
         EventController(store: events, limits: limits).addRoutes(to: group)
         DynamicResourceController(store: resources, limits: limits).addRoutes(to: group)
         AlarmController(store: alarms, limits: limits).addRoutes(to: group)
+        group.addUnknownPathFallback(code: StorageCode.notExist)
     }
 
     public var backgroundServices: [BackgroundService] {

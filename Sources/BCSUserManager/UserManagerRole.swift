@@ -53,6 +53,7 @@ public struct UserManagerRole: RoleModule {
         ClusterController(services: services).addRoutes(to: group)
         RegisterTokenController(services: services).addRoutes(to: group)
         PermissionController(services: services).addRoutes(to: group)
+        group.addUnknownPathFallback(code: UserManagerCode.badRequest)
     }
 
     /// The start-up work (indexes, seeded roles, bootstrap admin).

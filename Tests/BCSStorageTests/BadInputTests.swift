@@ -58,6 +58,8 @@ struct BadInputTests {
         Case(name: "negative limit", method: .GET, path: "/k8s/dynamic/all_resources/clusters/C/Pod?limit=-3", body: nil, status: 400, code: 1405080, message: "limit must not be negative"),
         Case(name: "batch delete with bad window", method: .DELETE, path: "/k8s/dynamic/all_resources/clusters/C/Pod", body: #"{"updateTimeBegin":"x"}"#, status: 400, code: 1405084, message: "updateTimeBegin must be unix seconds"),
         Case(name: "alarm without message", method: .POST, path: "/alarms", body: #"{"clusterId":"C","receivedTime":1}"#, status: 400, code: 1405082, message: "field 'message' is required"),
+        Case(name: "unknown route", method: .GET, path: "/evnets", body: nil, status: 404, code: 1405087, message: "no such route: GET /bcsstorage/v1/evnets"),
+        Case(name: "unknown nested route", method: .POST, path: "/k8s/dynamic/nothing/here", body: "{}", status: 404, code: 1405087, message: "no such route"),
         Case(name: "alarm with bad time", method: .POST, path: "/alarms", body: #"{"clusterId":"C","message":"m","receivedTime":1.5}"#, status: 400, code: 1405082, message: "receivedTime"),
     ]
 

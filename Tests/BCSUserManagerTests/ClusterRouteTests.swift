@@ -92,6 +92,8 @@ struct ClusterRouteTests {
                 #expect(try await api.call(method, "/usermanager/v1/\(path)", token: saas).status == 401, "\(method) \(path) is admin-only")
             }
             #expect(try await api.call(.get, "/usermanager/v1/clusters").dataList.isEmpty)
+            let unknown = try await api.call(.get, "/usermanager/v1/clustres")
+            #expect(unknown.status == 404 && unknown.code == 1405061 && unknown.result == false, "unknown paths answer in the envelope: \(unknown)")
         }
     }
 
