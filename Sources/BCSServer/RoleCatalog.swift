@@ -1,6 +1,8 @@
 import BCSCore
+import BCSGateway
 import BCSStorage
 import BCSUserManager
+import Synchronization
 
 /// The role modules `bcs serve` can host, and the settings they add.
 ///
@@ -10,17 +12,29 @@ enum RoleCatalog {
     static var settings: [SettingSpec] { StorageRole.settings + UserManagerRole.settingSpecs }
 
     /// In-process links between co-hosted roles, made once per process.
-    struct Links: Sendable {
+    ///
+    /// Roles are built in start order (storage, usermanager, gateway), so the user-manager has left
+    /// its access decisions here by the time a co-hosted gateway is built.
+    final class Links: Sendable {
         /// The user-manager's credential changes, which a co-hosted gateway's cluster actors consume.
         let credentialFeed = CredentialFeed()
+        private let userManagerAccess = Mutex<AccessControl?>(nil)
+
+        var access: AccessControl? {
+            get { userManagerAccess.withLock { $0 } }
+            set { userManagerAccess.withLock { $0 = newValue } }
+        }
     }
 
     /// Builds the module for `role`; nil while a role has no module of its own yet.
     static func module(for role: Role, context: RoleContext, links: Links = Links()) throws -> (any RoleModule)? {
         switch role {
         case .storage: return try StorageRole(context: context)
-        case .usermanager: return try UserManagerRole(context: context, feed: links.credentialFeed)
-        case .gateway: return nil
+        case .usermanager:
+            let module = try UserManagerRole(context: context, feed: links.credentialFeed)
+            links.access = module.accessControl
+            return module
+        case .gateway: return GatewayRole(context: context, access: links.access, feed: links.credentialFeed)
         }
     }
 }

@@ -62,6 +62,11 @@ public struct HTTPResult: Sendable {
     public let status: Int
     public let body: String
 
+    public init(status: Int, body: String) {
+        self.status = status
+        self.body = body
+    }
+
     /// The BCS envelope's fields (`result`, `code`, `message`, `data`, `total`), when the body is one.
     public var json: [String: any Sendable]? {
         (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: any Sendable]

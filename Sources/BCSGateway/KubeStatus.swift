@@ -1,0 +1,26 @@
+import BCSCore
+import Foundation
+import Hummingbird
+
+/// Errors on the tunnel path as Kubernetes `Status` objects, which kubectl prints well.
+struct KubeStatus: Error, HTTPResponseError {
+    let status: HTTPResponse.Status
+    let reason: String
+    let message: String
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let object: [String: Any] = [
+            "kind": "Status", "apiVersion": "v1", "metadata": [String: Any](),
+            "status": "Failure", "message": message, "reason": reason, "code": Int(status.code),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func unauthorized(_ message: String) -> KubeStatus { KubeStatus(status: .unauthorized, reason: "Unauthorized", message: message) }
+    static func forbidden(_ message: String) -> KubeStatus { KubeStatus(status: .forbidden, reason: "Forbidden", message: message) }
+    static func notFound(_ message: String) -> KubeStatus { KubeStatus(status: .notFound, reason: "NotFound", message: message) }
+    static func badRequest(_ message: String) -> KubeStatus { KubeStatus(status: .badRequest, reason: "BadRequest", message: message) }
+    static func unavailable(_ message: String) -> KubeStatus { KubeStatus(status: .serviceUnavailable, reason: "ServiceUnavailable", message: message) }
+    static func badGateway(_ message: String) -> KubeStatus { KubeStatus(status: .badGateway, reason: "InternalError", message: message) }
+}

@@ -1,0 +1,84 @@
+import AsyncHTTPClient
+import BCSTestSupport
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The gateway's direct mode: a registered cluster's reported apiserver reached through
+/// `/tunnels/clusters/{id}/…`, authorised per request, errors as Kubernetes `Status`.
+@Suite("gateway: direct-mode proxy")
+struct GatewayProxyTests {
+    static let admin = "GatewayAdminToken0123456789abcdX"
+
+    @Test func proxiesAuthorisesAndStreams() async throws {
+        let upstream = try await FakeAPIServer.start()
+        let serve = try await RunningServe.start(flags: [
+            "roles": "usermanager,gateway", "database": TestEnvironment.uniqueName("gateway"), "bootstrap-admin": "admin:\(Self.admin)",
+        ])
+        func call(_ method: HTTPMethod, _ path: String, token: String? = GatewayProxyTests.admin, body: String? = nil) async throws -> HTTPResult {
+            var request = HTTPClientRequest(url: serve.base + path)
+            request.method = method
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            if let body { request.body = .bytes(ByteBuffer(string: body)); request.headers.add(name: "Content-Type", value: "application/json") }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            return HTTPResult(status: Int(response.status.code), body: String(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+
+        // Register the cluster and report credentials as the BCS documentation and the agent do.
+        try await eventually { try await call(.POST, "/bcsapi/v4/usermanager/v1/clusters", body: #"{"cluster_id":"BCS-K8S-001","cluster_type":"k8s"}"#).code == 0 }
+        let registerToken = try #require((try await call(.POST, "/bcsapi/v4/usermanager/v1/clusters/BCS-K8S-001/register_tokens").data as? [String: Any])?["token"] as? String)
+        let report = try JSONSerialization.data(withJSONObject: [
+            "register_token": registerToken, "server_addresses": "https://127.0.0.1:\(upstream.port)",
+            "cacert_data": upstream.caPEM, "user_token": "sa-token-of-the-cluster",
+        ])
+        #expect(try await call(.PUT, "/bcsapi/v4/usermanager/v1/clusters/BCS-K8S-001/credentials", token: nil, body: String(decoding: report, as: UTF8.self)).code == 0)
+
+        // Through the gateway: the cluster's token replaces the caller's; path and query are kept.
+        try await eventually { try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces?limit=5").status == 200 }
+        let echoed = try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces?limit=5")
+        let echo = try #require(echoed.json as? [String: String])
+        #expect(echo["authorization"] == "Bearer sa-token-of-the-cluster", "the caller's token never reaches the cluster")
+        #expect(echo["path"] == "/api/v1/namespaces" && echo["query"] == "limit=5")
+        #expect(try await call(.GET, "/clusters/BCS-K8S-001/api/v1/namespaces").status == 200, "the /clusters alias")
+        let created = try await call(.POST, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces/default/configmaps", body: #"{"kind":"ConfigMap"}"#)
+        #expect(created.status == 201 && created.body == #"{"kind":"ConfigMap"}"#, "request bodies are relayed")
+        let upstreamStatus = try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces/missing")
+        #expect(upstreamStatus.status == 404 && upstreamStatus.body.contains("NotFound"), "the apiserver's own errors pass through")
+
+        // A streamed response reaches the client chunk by chunk, not when the upstream finishes.
+        var request = HTTPClientRequest(url: serve.base + "/tunnels/clusters/BCS-K8S-001/api/v1/pods?watch=1")
+        request.headers.add(name: "Authorization", value: "Bearer \(Self.admin)")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        var iterator = response.body.makeAsyncIterator()
+        let first = try await iterator.next()
+        #expect(first.map { String(buffer: $0) } == "{\"type\":\"ADDED\"}\n")
+        #expect(clock.now - start < .milliseconds(1200), "the first event arrived before the upstream finished")
+        var rest = ""
+        while let chunk = try await iterator.next() { rest += String(buffer: chunk) }
+        #expect(rest == "{\"type\":\"MODIFIED\"}\n")
+
+        // Errors are Kubernetes Status objects.
+        let noToken = try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces", token: nil)
+        #expect(noToken.status == 401 && noToken.json?["kind"] as? String == "Status" && noToken.json?["reason"] as? String == "Unauthorized")
+        #expect(try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces", token: "wrong-token").status == 401)
+        let unknown = try await call(.GET, "/tunnels/clusters/BCS-K8S-404/api/v1/namespaces")
+        #expect(unknown.status == 404 && unknown.json?["reason"] as? String == "NotFound")
+        let traversal = try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/../../usermanager/v1/clusters")
+        #expect(traversal.status == 400 || traversal.status == 404, "no way out of the cluster prefix: \(traversal.status)")
+
+        // Per-cluster permissions: a plain user needs a grant; viewer allows GET only.
+        let plain = try #require((try await call(.POST, "/bcsapi/v4/usermanager/v1/users/plain/alice").data as? [String: Any])?["user_token"] as? String)
+        let denied = try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces", token: plain)
+        #expect(denied.status == 403 && denied.json?["reason"] as? String == "Forbidden")
+        let grant = #"{"apiVersion":"v1","kind":"permission","metadata":{"name":"g"},"spec":{"permissions":[{"user_name":"alice","resource_type":"cluster","resource":"BCS-K8S-001","role":"viewer"}]}}"#
+        #expect(try await call(.POST, "/bcsapi/v4/usermanager/v1/permissions", body: grant).code == 0)
+        #expect(try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces", token: plain).status == 200)
+        #expect(try await call(.POST, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces/default/configmaps", token: plain, body: "{}").status == 403, "viewer may not write")
+
+        _ = await serve.stop()
+        await upstream.stop()
+    }
+}
