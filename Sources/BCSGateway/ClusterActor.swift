@@ -1,26 +1,70 @@
 import AsyncHTTPClient
 import BCSUserManager
 import Foundation
+import Metrics
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 
-/// One registered cluster: its latest reported credentials and the HTTP client that reaches its apiserver.
+/// What the gateway knows of a cluster's reachability.
+public enum ClusterHealth: String, Sendable, Codable {
+    case healthy = "Healthy"
+    case degraded = "Degraded"
+    case unreachable = "Unreachable"
+    case unknown = "Unknown"
+}
+
+/// One cluster's state as the status route reports it.
+struct ClusterStatus: Sendable, Codable, Equatable {
+    let cluster_id: String
+    let state: ClusterHealth
+    let reason: String
+    let server_addresses: [String]
+    let preferred_address: String
+    let last_report_at: String
+    let last_probe_at: String?
+}
+
+/// One registered cluster: its latest reported credentials, the HTTP client that reaches its
+/// apiserver, and its health.
 ///
-/// The client trusts exactly the CA the agent reported and is rebuilt when that CA changes; the
-/// previous one is shut down once requests in flight on it have been handed their responses.
+/// The client trusts exactly the CA the agent reported and is rebuilt when that CA changes. The
+/// address that last answered is tried first; a request without a body fails over to the next
+/// address when the preferred one cannot be connected to.
 actor ClusterActor {
     let clusterID: String
     private(set) var credentials: ClusterCredentials
     private var client: HTTPClient?
     private var clientCA: String?
+    private var preferred = 0
+    private(set) var health: ClusterHealth = .unknown
+    private(set) var healthReason = "not probed yet"
+    private var lastProbe: Date?
+    private let up: Gauge
+
+    /// A report older than this (three of the agent's default 60 s periods) degrades the cluster.
+    static let staleReport: TimeInterval = 180
 
     init(credentials: ClusterCredentials) {
         self.clusterID = credentials.clusterID
         self.credentials = credentials
+        self.up = Gauge(label: "bcs_gateway_cluster_up", dimensions: [("cluster", credentials.clusterID)])
     }
 
     func update(_ credentials: ClusterCredentials) {
+        if credentials.serverAddresses != self.credentials.serverAddresses { preferred = 0 }
         self.credentials = credentials
+    }
+
+    /// The addresses in the order to try them: the last good one first.
+    var addressOrder: [String] {
+        let all = credentials.serverAddresses
+        guard preferred < all.count else { return all }
+        return [all[preferred]] + all.enumerated().filter { $0.offset != preferred }.map(\.element)
+    }
+
+    func markGood(_ address: String) {
+        if let index = credentials.serverAddresses.firstIndex(of: address) { preferred = index }
     }
 
     /// What a proxied request needs: where to send it, the token to send, and a client trusting the cluster's CA.
@@ -34,13 +78,67 @@ actor ClusterActor {
             }
             var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow, decompression: .disabled)
             configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
-            configuration.timeout = .init(connect: .seconds(10), read: nil)
+            // AsyncHTTPClient retries a refused connection until the connect deadline: keep it short so a
+            // dead address fails over quickly. No read timeout: watches are long and quiet.
+            configuration.timeout = .init(connect: .seconds(2), read: nil)
             let old = client
             client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             clientCA = credentials.caCertPEM
             if let old { Task { try? await old.shutdown() } }
         }
-        return (credentials.serverAddresses, credentials.serviceAccountToken, client!)
+        return (addressOrder, credentials.serviceAccountToken, client!)
+    }
+
+    /// Probes `/readyz` on each reported address and records the cluster's health.
+    func probe(now: Date = Date()) async {
+        lastProbe = now
+        let reportAge = now.timeIntervalSince(credentials.updatedAt)
+        let target: (addresses: [String], token: String, client: HTTPClient)
+        do {
+            target = try upstream()
+        } catch {
+            record(.unreachable, "\(error)")
+            return
+        }
+        var failures: [String] = []
+        for address in target.addresses {
+            var request = HTTPClientRequest(url: address.trimmingSlash + "/readyz")
+            request.headers.add(name: "Authorization", value: "Bearer \(target.token)")
+            do {
+                let response = try await target.client.execute(request, timeout: .seconds(5))
+                _ = try? await response.body.collect(upTo: 64 << 10)
+                guard response.status == .ok else {
+                    failures.append("\(address) answered /readyz with \(response.status.code)")
+                    continue
+                }
+                markGood(address)
+                if !failures.isEmpty {
+                    record(.degraded, failures.joined(separator: "; ") + "; using \(address)")
+                } else if reportAge > Self.staleReport {
+                    record(.degraded, "last credential report \(Int(reportAge)) s ago")
+                } else {
+                    record(.healthy, "")
+                }
+                return
+            } catch {
+                failures.append("\(address) unreachable: \(error)")
+            }
+        }
+        record(.unreachable, failures.isEmpty ? "no apiserver address reported" : failures.joined(separator: "; "))
+    }
+
+    private func record(_ state: ClusterHealth, _ reason: String) {
+        health = state
+        healthReason = reason
+        up.record(state == .unreachable ? 0 : 1)
+    }
+
+    func status() -> ClusterStatus {
+        ClusterStatus(
+            cluster_id: clusterID, state: health, reason: healthReason, server_addresses: credentials.serverAddresses,
+            preferred_address: addressOrder.first ?? "", last_report_at: credentials.updatedAt.formatted(.iso8601),
+            last_probe_at: lastProbe?.formatted(.iso8601)
+        )
     }
 
     func shutdown() async {
@@ -49,29 +147,6 @@ actor ClusterActor {
     }
 }
 
-/// Every registered cluster's actor, fed by the user-manager's credential changes.
-actor ClusterRegistry {
-    private var actors: [String: ClusterActor] = [:]
-
-    func apply(_ change: CredentialChange) async {
-        switch change {
-        case .updated(let credentials):
-            if let actor = actors[credentials.clusterID] {
-                await actor.update(credentials)
-            } else {
-                actors[credentials.clusterID] = ClusterActor(credentials: credentials)
-            }
-        case .removed(let id):
-            await actors.removeValue(forKey: id)?.shutdown()
-        }
-    }
-
-    func actor(for clusterID: String) -> ClusterActor? { actors[clusterID] }
-
-    var count: Int { actors.count }
-
-    func shutdown() async {
-        for actor in actors.values { await actor.shutdown() }
-        actors = [:]
-    }
+extension String {
+    var trimmingSlash: String { hasSuffix("/") ? String(dropLast()) : self }
 }

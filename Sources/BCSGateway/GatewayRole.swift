@@ -14,23 +14,60 @@ public struct GatewayRole: RoleModule {
     let registry = ClusterRegistry()
     let access: AccessControl?
     let feed: CredentialFeed
+    let probeInterval: Duration
     let logger: Logger
 
-    public init(context: RoleContext, access: AccessControl?, feed: CredentialFeed) {
+    public static let settings: [SettingSpec] = [
+        SettingSpec("gateway-probe-interval", default: "30", "Seconds between /readyz probes of every cluster's apiserver."),
+    ]
+
+    public init(context: RoleContext, access: AccessControl?, feed: CredentialFeed) throws {
+        let raw = context.settings.string("gateway-probe-interval", default: "30")
+        guard let seconds = Double(raw), seconds > 0 else {
+            throw ConfigurationError("--gateway-probe-interval must be a positive number, not \"\(raw)\"")
+        }
         self.access = access
         self.feed = feed
+        self.probeInterval = .milliseconds(Int64(seconds * 1000))
         self.logger = context.logger
     }
 
     public func addRoutes(to router: Router<BCSRequestContext>) {
         KubeProxy(registry: registry, access: access).addRoutes(to: router)
+        ClusterStatusController(registry: registry, access: access).addRoutes(to: router)
     }
 
     public var backgroundServices: [BackgroundService] {
-        let (registry, access, feed, logger) = (self.registry, self.access, self.feed, self.logger)
-        return [BackgroundService(name: "gateway-cluster-registry", role: Role.gateway.rawValue) {
-            ClusterRegistryFeeder(registry: registry, access: access, feed: feed, logger: logger)
-        }]
+        let (registry, access, feed, logger, interval) = (self.registry, self.access, self.feed, self.logger, self.probeInterval)
+        return [
+            BackgroundService(name: "gateway-cluster-registry", role: Role.gateway.rawValue) {
+                ClusterRegistryFeeder(registry: registry, access: access, feed: feed, logger: logger)
+            },
+            BackgroundService(name: "gateway-health-probes", role: Role.gateway.rawValue) {
+                ClusterHealthProber(registry: registry, interval: interval)
+            },
+        ]
+    }
+}
+
+/// Probes every cluster's apiserver on an interval, at most 16 at a time.
+struct ClusterHealthProber: Service {
+    let registry: ClusterRegistry
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            let actors = await registry.all
+            await withTaskGroup(of: Void.self) { group in
+                var running = 0
+                for actor in actors {
+                    if running == 16 { await group.next(); running -= 1 }
+                    group.addTask { await actor.probe() }
+                    running += 1
+                }
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
     }
 }
 

@@ -58,32 +58,41 @@ struct KubeProxy: Sendable {
             throw KubeStatus.notFound("cluster \(clusterID) has no reported credentials (is its kube-agent running?)")
         }
         let upstream = try await cluster.upstream()
-        guard let address = upstream.addresses.first else { throw KubeStatus.badGateway("cluster \(clusterID) reported no apiserver address") }
+        guard !upstream.addresses.isEmpty else { throw KubeStatus.badGateway("cluster \(clusterID) reported no apiserver address") }
+        // A request with a body streams it once, so only body-less requests can fail over.
+        let hasBody = request.method != .get && request.method != .head && request.method != .options && request.method != .delete
+        let candidates = hasBody ? [upstream.addresses[0]] : upstream.addresses
+        var failures: [String] = []
+        for address in candidates {
+            var outbound = HTTPClientRequest(url: address.trimmingSlash + (subPath.isEmpty ? "/" : subPath) + (request.uri.query.map { "?\($0)" } ?? ""))
+            outbound.method = HTTPMethod(rawValue: request.method.rawValue)
+            for field in request.headers where !Self.droppedRequestHeaders.contains(field.name.canonicalName) {
+                outbound.headers.add(name: field.name.rawName, value: field.value)
+            }
+            outbound.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(upstream.token)")
+            if hasBody {
+                let length = request.headers[.contentLength].flatMap(Int.init)
+                outbound.body = .stream(request.body, length: length.map { .known(Int64($0)) } ?? .unknown)
+            }
+            let response: HTTPClientResponse
+            do {
+                response = try await upstream.client.execute(outbound, timeout: .seconds(30))
+            } catch {
+                failures.append("\(address): \(error)")
+                continue
+            }
+            if address != upstream.addresses[0] { await cluster.markGood(address) }
+            return Self.relay(response)
+        }
+        throw KubeStatus.badGateway("cluster \(clusterID): no apiserver address could be reached (\(failures.joined(separator: "; ")))")
+    }
 
-        var outbound = HTTPClientRequest(url: address.trimmingSuffix("/") + (subPath.isEmpty ? "/" : subPath) + (request.uri.query.map { "?\($0)" } ?? ""))
-        outbound.method = HTTPMethod(rawValue: request.method.rawValue)
-        for field in request.headers where !Self.droppedRequestHeaders.contains(field.name.canonicalName) {
-            outbound.headers.add(name: field.name.rawName, value: field.value)
-        }
-        outbound.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(upstream.token)")
-        if request.method != .get && request.method != .head {
-            let length = request.headers[.contentLength].flatMap(Int.init)
-            outbound.body = .stream(request.body, length: length.map { .known(Int64($0)) } ?? .unknown)
-        }
-        let response: HTTPClientResponse
-        do {
-            response = try await upstream.client.execute(outbound, timeout: .seconds(30))
-        } catch {
-            throw KubeStatus.badGateway("cluster \(clusterID): the apiserver at \(address) cannot be reached: \(error)")
-        }
+    private static func relay(_ response: HTTPClientResponse) -> Response {
         var headers = HTTPFields()
-        for (name, value) in response.headers where !Self.droppedResponseHeaders.contains(name.lowercased()) {
+        for (name, value) in response.headers where !droppedResponseHeaders.contains(name.lowercased()) {
             if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
         }
         return Response(status: .init(code: Int(response.status.code)), headers: headers, body: ResponseBody(asyncSequence: response.body))
     }
 }
 
-extension String {
-    fileprivate func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
-}

@@ -9,7 +9,7 @@ import Synchronization
 /// This is the one place that knows every role: adding a role means adding its module here.
 enum RoleCatalog {
     /// Settings declared by role modules (beside the process's own).
-    static var settings: [SettingSpec] { StorageRole.settings + UserManagerRole.settingSpecs }
+    static var settings: [SettingSpec] { StorageRole.settings + UserManagerRole.settingSpecs + GatewayRole.settings }
 
     /// In-process links between co-hosted roles, made once per process.
     ///
@@ -34,7 +34,7 @@ enum RoleCatalog {
             let module = try UserManagerRole(context: context, feed: links.credentialFeed)
             links.access = module.accessControl
             return module
-        case .gateway: return GatewayRole(context: context, access: links.access, feed: links.credentialFeed)
+        case .gateway: return try GatewayRole(context: context, access: links.access, feed: links.credentialFeed)
         }
     }
 }

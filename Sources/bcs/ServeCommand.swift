@@ -91,6 +91,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("credential-poll-interval"), help: ArgumentHelp("usermanager: seconds between reads of credential changes made by other processes. [env: BCS_CREDENTIAL_POLL_INTERVAL] (default: 2)", valueName: "seconds"))
     var credentialPollInterval: String?
 
+    @Option(name: .customLong("gateway-probe-interval"), help: ArgumentHelp("gateway: seconds between /readyz probes of every cluster's apiserver. [env: BCS_GATEWAY_PROBE_INTERVAL] (default: 30)", valueName: "seconds"))
+    var gatewayProbeInterval: String?
+
     @Option(help: ArgumentHelp("YAML file of settings (keys as the flag names). [env: BCS_CONFIG]", valueName: "file"))
     var config: String?
 
@@ -104,6 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("retention-interval", retentionInterval),
             ("secret-key-file", secretKeyFile), ("secret-key", secretKey), ("dev-generate-secret", devGenerateSecret),
             ("bootstrap-admin", bootstrapAdmin), ("credential-poll-interval", credentialPollInterval),
+            ("gateway-probe-interval", gatewayProbeInterval),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

@@ -47,6 +47,7 @@ struct FakeAPIServer {
                 try await writer.finish(nil)
             })
         }
+        router.get("/readyz") { _, _ in "ok" }
         router.get("/api/v1/namespaces/missing") { _, _ -> Response in
             Response(status: .notFound, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"kind":"Status","reason":"NotFound"}"#)))
         }

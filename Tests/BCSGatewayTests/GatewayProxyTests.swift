@@ -11,11 +11,16 @@ import Testing
 struct GatewayProxyTests {
     static let admin = "GatewayAdminToken0123456789abcdX"
 
-    @Test func proxiesAuthorisesAndStreams() async throws {
-        let upstream = try await FakeAPIServer.start()
-        let serve = try await RunningServe.start(flags: [
-            "roles": "usermanager,gateway", "database": TestEnvironment.uniqueName("gateway"), "bootstrap-admin": "admin:\(Self.admin)",
-        ])
+    /// `bcs serve --roles usermanager,gateway` in process with a bootstrap admin.
+    struct Gateway {
+        let serve: RunningServe
+
+        static func start(flags: [String: String] = [:]) async throws -> Gateway {
+            var all = ["roles": "usermanager,gateway", "database": TestEnvironment.uniqueName("gateway"), "bootstrap-admin": "admin:\(GatewayProxyTests.admin)"]
+            all.merge(flags) { _, new in new }
+            return Gateway(serve: try await RunningServe.start(flags: all))
+        }
+
         func call(_ method: HTTPMethod, _ path: String, token: String? = GatewayProxyTests.admin, body: String? = nil) async throws -> HTTPResult {
             var request = HTTPClientRequest(url: serve.base + path)
             request.method = method
@@ -25,14 +30,25 @@ struct GatewayProxyTests {
             return HTTPResult(status: Int(response.status.code), body: String(buffer: try await response.body.collect(upTo: 1 << 20)))
         }
 
-        // Register the cluster and report credentials as the BCS documentation and the agent do.
-        try await eventually { try await call(.POST, "/bcsapi/v4/usermanager/v1/clusters", body: #"{"cluster_id":"BCS-K8S-001","cluster_type":"k8s"}"#).code == 0 }
-        let registerToken = try #require((try await call(.POST, "/bcsapi/v4/usermanager/v1/clusters/BCS-K8S-001/register_tokens").data as? [String: Any])?["token"] as? String)
-        let report = try JSONSerialization.data(withJSONObject: [
-            "register_token": registerToken, "server_addresses": "https://127.0.0.1:\(upstream.port)",
-            "cacert_data": upstream.caPEM, "user_token": "sa-token-of-the-cluster",
-        ])
-        #expect(try await call(.PUT, "/bcsapi/v4/usermanager/v1/clusters/BCS-K8S-001/credentials", token: nil, body: String(decoding: report, as: UTF8.self)).code == 0)
+        /// Registers a cluster and reports its credentials as the BCS documentation and the agent do.
+        func register(_ id: String, addresses: String, ca: String) async throws {
+            try await eventually { try await call(.POST, "/bcsapi/v4/usermanager/v1/clusters", body: #"{"cluster_id":"\#(id)","cluster_type":"k8s"}"#).code == 0 }
+            let registerToken = try #require((try await call(.POST, "/bcsapi/v4/usermanager/v1/clusters/\(id)/register_tokens").data as? [String: Any])?["token"] as? String)
+            let report = try JSONSerialization.data(withJSONObject: [
+                "register_token": registerToken, "server_addresses": addresses, "cacert_data": ca, "user_token": "sa-token-of-the-cluster",
+            ])
+            #expect(try await call(.PUT, "/bcsapi/v4/usermanager/v1/clusters/\(id)/credentials", token: nil, body: String(decoding: report, as: UTF8.self)).code == 0)
+        }
+    }
+
+    @Test func proxiesAuthorisesAndStreams() async throws {
+        let upstream = try await FakeAPIServer.start()
+        let gateway = try await Gateway.start()
+        let serve = gateway.serve
+        func call(_ method: HTTPMethod, _ path: String, token: String? = GatewayProxyTests.admin, body: String? = nil) async throws -> HTTPResult {
+            try await gateway.call(method, path, token: token, body: body)
+        }
+        try await gateway.register("BCS-K8S-001", addresses: "https://127.0.0.1:\(upstream.port)", ca: upstream.caPEM)
 
         // Through the gateway: the cluster's token replaces the caller's; path and query are kept.
         try await eventually { try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces?limit=5").status == 200 }
@@ -80,5 +96,30 @@ struct GatewayProxyTests {
 
         _ = await serve.stop()
         await upstream.stop()
+    }
+
+    @Test func probesHealthFailsOverAndReportsStatus() async throws {
+        let upstream = try await FakeAPIServer.start()
+        let closed = try freePort()
+        let gateway = try await Gateway.start(flags: ["gateway-probe-interval": "0.3"])
+        try await gateway.register("BCS-K8S-002", addresses: "https://127.0.0.1:\(closed);https://127.0.0.1:\(upstream.port)", ca: upstream.caPEM)
+
+        func status() async throws -> [String: Any]? {
+            try await gateway.call(.GET, "/gateway/v1/clusters").list.first { $0["cluster_id"] as? String == "BCS-K8S-002" }
+        }
+        try await eventually { try await status()?["state"] as? String == "Degraded" }
+        let degraded = try #require(try await status())
+        #expect((degraded["reason"] as? String)?.contains("127.0.0.1:\(closed)") == true, "\(degraded)")
+        #expect(degraded["preferred_address"] as? String == "https://127.0.0.1:\(upstream.port)")
+        #expect(try await gateway.call(.GET, "/tunnels/clusters/BCS-K8S-002/api/v1/namespaces").status == 200, "requests go to the address that answers")
+        #expect(try await gateway.serve.get("/metrics").body.contains("bcs_gateway_cluster_up{cluster=\"BCS-K8S-002\"} 1"))
+        #expect(try await gateway.call(.GET, "/gateway/v1/clusters", token: nil).status == 401)
+
+        await upstream.stop()
+        try await eventually { try await status()?["state"] as? String == "Unreachable" }
+        let down = try await gateway.call(.GET, "/tunnels/clusters/BCS-K8S-002/api/v1/namespaces")
+        #expect(down.status == 502 && down.json?["kind"] as? String == "Status", "\(down.body)")
+        #expect(try await gateway.serve.get("/metrics").body.contains("bcs_gateway_cluster_up{cluster=\"BCS-K8S-002\"} 0"))
+        _ = await gateway.serve.stop()
     }
 }
