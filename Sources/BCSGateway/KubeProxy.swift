@@ -16,6 +16,7 @@ import HTTPTypes
 struct KubeProxy: Sendable {
     let registry: ClusterRegistry
     let access: AccessControl?
+    let audit = AuditLog()
 
     /// Hop-by-hop headers (RFC 9110 §7.6.1) and the caller's credentials never travel upstream.
     static let droppedRequestHeaders: Set<String> = [
@@ -49,10 +50,16 @@ struct KubeProxy: Sendable {
             let parts = header.split(separator: " ", maxSplits: 1)
             return parts.count == 2 && parts[0] == "Bearer" ? String(parts[1]) : nil
         }
+        let started = ContinuousClock.now
+        let user: String
         switch try await access.decide(token: token, resourceType: "cluster", resource: clusterID, action: request.method.rawValue) {
-        case .unauthenticated(let why): throw KubeStatus.unauthorized(why)
-        case .forbidden(let why): throw KubeStatus.forbidden(why)
-        case .allowed: break
+        case .unauthenticated(let why):
+            audit.record(user: "-", cluster: clusterID, verb: request.method.rawValue, path: subPath, status: 401, bytes: 0, started: started)
+            throw KubeStatus.unauthorized(why)
+        case .forbidden(let why):
+            audit.record(user: "-", cluster: clusterID, verb: request.method.rawValue, path: subPath, status: 403, bytes: 0, started: started)
+            throw KubeStatus.forbidden(why)
+        case .allowed(let name): user = name
         }
         guard let cluster = await registry.actor(for: clusterID) else {
             throw KubeStatus.notFound("cluster \(clusterID) has no reported credentials (is its kube-agent running?)")
@@ -82,17 +89,25 @@ struct KubeProxy: Sendable {
                 continue
             }
             if address != upstream.addresses[0] { await cluster.markGood(address) }
-            return Self.relay(response)
+            let (audit, verb, status) = (self.audit, request.method.rawValue, Int(response.status.code))
+            return Self.relay(response) { body in
+                audit.counting(body) { bytes in
+                    audit.record(user: user, cluster: clusterID, verb: verb, path: subPath, status: status, bytes: bytes, started: started)
+                }
+            }
         }
+        audit.record(user: user, cluster: clusterID, verb: request.method.rawValue, path: subPath, status: 502, bytes: 0, started: started)
         throw KubeStatus.badGateway("cluster \(clusterID): no apiserver address could be reached (\(failures.joined(separator: "; ")))")
     }
 
-    private static func relay(_ response: HTTPClientResponse) -> Response {
+    private static func relay<Body: AsyncSequence & Sendable>(
+        _ response: HTTPClientResponse, wrap: (HTTPClientResponse.Body) -> Body
+    ) -> Response where Body.Element == ByteBuffer {
         var headers = HTTPFields()
         for (name, value) in response.headers where !droppedResponseHeaders.contains(name.lowercased()) {
             if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
         }
-        return Response(status: .init(code: Int(response.status.code)), headers: headers, body: ResponseBody(asyncSequence: response.body))
+        return Response(status: .init(code: Int(response.status.code)), headers: headers, body: ResponseBody(asyncSequence: wrap(response.body)))
     }
 }
 

@@ -94,6 +94,12 @@ struct GatewayProxyTests {
         #expect(try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces", token: plain).status == 200)
         #expect(try await call(.POST, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces/default/configmaps", token: plain, body: "{}").status == 403, "viewer may not write")
 
+        // Every proxied request is audited; the audit also feeds per-cluster request metrics.
+        let metrics = try await serve.get("/metrics").body
+        #expect(metrics.contains(#"bcs_gateway_requests_total{cluster="BCS-K8S-001",code="200"}"#))
+        #expect(metrics.contains(#"bcs_gateway_requests_total{cluster="BCS-K8S-001",code="401"}"#))
+        #expect(metrics.contains(#"bcs_gateway_requests_total{cluster="BCS-K8S-001",code="403"}"#))
+
         _ = await serve.stop()
         await upstream.stop()
     }
