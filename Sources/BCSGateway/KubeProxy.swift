@@ -17,6 +17,7 @@ struct KubeProxy: Sendable {
     let registry: ClusterRegistry
     let access: AccessControl?
     let audit = AuditLog()
+    let decisions = DecisionCache()
 
     /// Hop-by-hop headers (RFC 9110 §7.6.1) and the caller's credentials never travel upstream.
     static let droppedRequestHeaders: Set<String> = [
@@ -52,7 +53,11 @@ struct KubeProxy: Sendable {
         }
         let started = ContinuousClock.now
         let user: String
-        switch try await access.decide(token: token, resourceType: "cluster", resource: clusterID, action: request.method.rawValue) {
+        let verb = request.method.rawValue
+        let decision = try await decisions.decision(token: token, cluster: clusterID, verb: verb) {
+            try await access.decide(token: token, resourceType: "cluster", resource: clusterID, action: verb)
+        }
+        switch decision {
         case .unauthenticated(let why):
             audit.record(user: "-", cluster: clusterID, verb: request.method.rawValue, path: subPath, status: 401, bytes: 0, started: started)
             throw KubeStatus.unauthorized(why)

@@ -91,7 +91,8 @@ struct GatewayProxyTests {
         #expect(denied.status == 403 && denied.json?["reason"] as? String == "Forbidden")
         let grant = #"{"apiVersion":"v1","kind":"permission","metadata":{"name":"g"},"spec":{"permissions":[{"user_name":"alice","resource_type":"cluster","resource":"BCS-K8S-001","role":"viewer"}]}}"#
         #expect(try await call(.POST, "/bcsapi/v4/usermanager/v1/permissions", body: grant).code == 0)
-        #expect(try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces", token: plain).status == 200)
+        // Decisions are cached for 2 s, so the grant takes effect within that (the project allows 5 s).
+        try await eventually(within: .seconds(5)) { try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces", token: plain).status == 200 }
         #expect(try await call(.POST, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces/default/configmaps", token: plain, body: "{}").status == 403, "viewer may not write")
 
         // Every proxied request is audited; the audit also feeds per-cluster request metrics.
