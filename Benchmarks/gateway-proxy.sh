@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Gateway proxy benchmark: a 1 KiB JSON GET through `bcs serve --roles usermanager,gateway`
+# (/tunnels/clusters/{id}/…, direct mode, TLS to the upstream verified against the reported CA),
+# beside the same request sent straight to the upstream, through nginx (proxy_pass to a keepalive
+# TLS upstream, buffering off) and through `kubectl proxy`, all in one run. The upstream is nginx
+# serving a static file over TLS. Load: wrk, 1 thread, 32 connections, keep-alive.
+#
+# usage: Benchmarks/gateway-proxy.sh [SECONDS (default 8)] [CONNECTIONS (default 32)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-8}
+conns=${2:-32}
+scripts/setup
+for tool in nginx wrk kubectl; do
+  command -v $tool >/dev/null || { echo "==> installing nginx-light wrk" >&2; apt-get install -y -qq nginx-light wrk >/dev/null; break; }
+done
+
+echo "==> building bcs (release)" >&2
+swift build -c release --product bcs 2>&1 | grep -E "error|Build complete" >&2 || true
+[ -x .build/release/bcs ] || { echo "build failed" >&2; exit 1; }
+
+work=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+up=$(free_port); ngx=$(free_port); kp=$(free_port); gw=$(free_port); mport=$(free_port)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; nginx -p "$work" -c "$work/nginx.conf" -s stop 2>/dev/null || true; scripts/mongo stop "$mport"; rm -rf "$work" ".run/mongo-$mport"; }
+trap cleanup EXIT
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=bench-upstream \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+mkdir -p "$work/www/api/v1/namespaces/default/configmaps" "$work/logs"
+python3 -c 'import json,sys; print(json.dumps({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"bench","namespace":"default","uid":"0"*36,"resourceVersion":"1"},"data":{"payload":"x"*850}}))' \
+  > "$work/www/api/v1/namespaces/default/configmaps/bench"
+path=/api/v1/namespaces/default/configmaps/bench
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+error_log $work/logs/error.log;
+pid $work/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp; uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  default_type application/json;
+  upstream apiserver { server 127.0.0.1:$up; keepalive 64; }
+  server { listen 127.0.0.1:$up ssl; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem; root $work/www; }
+  server {
+    listen 127.0.0.1:$ngx;
+    location / {
+      proxy_pass https://apiserver; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off;
+      proxy_ssl_verify on; proxy_ssl_trusted_certificate $work/cert.pem; proxy_ssl_name 127.0.0.1; proxy_ssl_session_reuse on;
+    }
+  }
+}
+NGINX
+mkdir -p "$work/tmp"
+nginx -p "$work" -c "$work/nginx.conf"
+
+cat > "$work/kubeconfig" <<KCFG
+apiVersion: v1
+kind: Config
+clusters: [{name: bench, cluster: {server: "https://127.0.0.1:$up", certificate-authority: "$work/cert.pem"}}]
+users: [{name: bench, user: {token: bench-token}}]
+contexts: [{name: bench, context: {cluster: bench, user: bench}}]
+current-context: bench
+KCFG
+kubectl proxy --kubeconfig "$work/kubeconfig" --port "$kp" >/dev/null 2>&1 & pids+=($!)
+
+uri=$(scripts/mongo start "$mport" ".run/mongo-$mport/data")
+admin=BenchGatewayAdmin0123456789abcdXY
+BCS_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))') .build/release/bcs serve --roles usermanager,gateway \
+  --listen "127.0.0.1:$gw" --mongodb-uri "$uri" --database bench_gateway --bootstrap-admin "admin:$admin" --log-level warning & pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$gw/readyz" >/dev/null && break; sleep 0.2; done
+api="http://127.0.0.1:$gw/bcsapi/v4/usermanager/v1"
+for _ in $(seq 1 50); do curl -sf -X POST -H "Authorization: Bearer $admin" "$api/clusters" -d '{"cluster_id":"BCS-K8S-BENCH","cluster_type":"k8s"}' >/dev/null && break; sleep 0.2; done
+token=$(curl -s -X POST -H "Authorization: Bearer $admin" "$api/clusters/BCS-K8S-BENCH/register_tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+python3 - "$work/cert.pem" "$token" "$up" > "$work/report.json" <<'PY'
+import json, sys
+print(json.dumps({"register_token": sys.argv[2], "server_addresses": f"https://127.0.0.1:{sys.argv[3]}", "cacert_data": open(sys.argv[1]).read(), "user_token": "bench-sa-token"}))
+PY
+curl -sf -X PUT "$api/clusters/BCS-K8S-BENCH/credentials" --data-binary @"$work/report.json" >/dev/null
+for _ in $(seq 1 50); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$kp$path" >/dev/null && break; sleep 0.2; done
+
+results="$work/results"
+run() { # name url [header]
+  local name=$1 url=$2; shift 2
+  echo "==> $name" >&2
+  wrk -t1 -c"$conns" -d"${seconds}s" --latency "$@" "$url" > "$work/wrk.txt"
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt"); p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
+  echo "$name|$rps|$p50|$p99" >> "$results"
+}
+run "upstream directly (TLS)" "https://127.0.0.1:$up$path"
+run "nginx proxy_pass" "http://127.0.0.1:$ngx$path"
+run "kubectl proxy" "http://127.0.0.1:$kp$path"
+run "bcs gateway (ours)" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
+
+echo
+echo "1 KiB JSON GET, wrk -t1 -c$conns -d${seconds}s, keep-alive, upstream nginx over TLS (this 2-core machine)"
+printf '%-28s %12s %10s %10s\n' path req/s p50 p99
+while IFS='|' read -r name rps p50 p99; do printf '%-28s %12s %10s %10s\n' "$name" "$rps" "$p50" "$p99"; done < "$results"
+python3 - "$results" <<'PY'
+import sys
+rows = {l.split("|")[0]: float(l.split("|")[1]) for l in open(sys.argv[1]) if l.strip()}
+g, n, k = rows["bcs gateway (ours)"], rows["nginx proxy_pass"], rows["kubectl proxy"]
+print(f"gateway / nginx = {g/n:.2f}   gateway / kubectl proxy = {g/k:.2f}")
+PY
