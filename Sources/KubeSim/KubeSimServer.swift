@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOSSL
@@ -43,7 +44,12 @@ public struct KubeSimServer: Sendable {
                                 logger: logger, bookmarkInterval: options.bookmarkInterval)
         let app = Application(
             responder: responder,
-            server: try .tls(.http1(), tlsConfiguration: tls),
+            server: try .tls(
+                .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { request, _, _ in
+                    await PodExec.shouldUpgrade(request, store: store, token: options.token)
+                },
+                tlsConfiguration: tls
+            ),
             configuration: .init(address: .hostname(options.listen.host, port: options.listen.port), serverName: "kube-sim"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.listen.port

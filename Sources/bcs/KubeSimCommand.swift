@@ -13,7 +13,8 @@ struct KubeSimCommand: AsyncParsableCommand {
             Serves /version, /readyz, /livez, /healthz, discovery (/api, /apis), OpenAPI v3, and \
             namespaces, pods, configmaps, services, events, nodes (core/v1) and deployments (apps/v1): \
             get, list (label/field selectors, limit/continue), watch, create, update, merge and \
-            strategic-merge patch, delete, deployments/scale and pods/log. A CA and a server \
+            strategic-merge patch, delete, deployments/scale, pods/log and pods/exec (WebSocket, a tiny \
+            built-in shell). A CA and a server \
             certificate are generated at every start. Once listening, the server URL is printed on \
             stdout (the chosen port when --listen asks for port 0).
 
