@@ -43,12 +43,22 @@ struct KubeAPI: HTTPResponder {
         let segments = path.split(separator: "/").map(String.init)
         switch segments.first {
         case "api":
-            if segments.count == 1 { return KubeResponses.json(Discovery.apiVersions(serverAddress: serverAddress)) }
+            if segments.count == 1 {
+                if let version = AggregatedDiscovery.version(accept: request.headers[.accept]) {
+                    return KubeResponses.json(AggregatedDiscovery.list(core: true, version: version), contentType: AggregatedDiscovery.contentType(version))
+                }
+                return KubeResponses.json(Discovery.apiVersions(serverAddress: serverAddress))
+            }
             guard segments[1] == "v1" else { throw KubeStatus.pathNotFound }
             if segments.count == 2 { return KubeResponses.json(Discovery.resourceList(groupVersion: "v1")!) }
             return try await resource(request, groupVersion: "v1", rest: Array(segments.dropFirst(2)))
         case "apis":
-            if segments.count == 1 { return KubeResponses.json(Discovery.apiGroupList()) }
+            if segments.count == 1 {
+                if let version = AggregatedDiscovery.version(accept: request.headers[.accept]) {
+                    return KubeResponses.json(AggregatedDiscovery.list(core: false, version: version), contentType: AggregatedDiscovery.contentType(version))
+                }
+                return KubeResponses.json(Discovery.apiGroupList())
+            }
             guard segments.count >= 3 else { throw KubeStatus.pathNotFound }
             let groupVersion = "\(segments[1])/\(segments[2])"
             if segments.count == 3 {

@@ -42,12 +42,13 @@ struct KubeStatus: Error, Sendable {
                              "causes": .array([.document(["reason": "FieldValueInvalid", "message": .string(message), "field": .string(field)])])])
     }
 
+    static func unprocessable(_ message: String) -> KubeStatus { KubeStatus(code: 422, reason: "Invalid", message: message) }
     static func badRequest(_ message: String) -> KubeStatus { KubeStatus(code: 400, reason: "BadRequest", message: message) }
     static let unauthorized = KubeStatus(code: 401, reason: "Unauthorized", message: "Unauthorized")
     static func gone(_ message: String) -> KubeStatus { KubeStatus(code: 410, reason: "Expired", message: message) }
     static func methodNotAllowed(_ message: String) -> KubeStatus { KubeStatus(code: 405, reason: "MethodNotAllowed", message: message) }
     static func unsupportedMedia(_ type: String) -> KubeStatus {
-        KubeStatus(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/merge-patch+json, application/strategic-merge-patch+json (got \(type))")
+        KubeStatus(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got \(type))")
     }
     static let pathNotFound = KubeStatus(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
 }

@@ -7,6 +7,8 @@ import Foundation
 /// hands it to the live watchers in one step, so a watch never misses or reorders a change.
 actor ObjectStore {
     let maxObjects: Int
+    /// Changes queued for one watch connection before it is ended as too slow.
+    static let watcherBuffer = 10_000
     private var objects: [String: [String: BSONDocument]] = [:]
     private var count = 0
     private(set) var resourceVersion = 1
@@ -135,7 +137,7 @@ actor ObjectStore {
                            resource: type.name, namespace: $0.string("metadata", "namespace") ?? "", object: $0)
             }
         }
-        let (stream, continuation) = AsyncStream<WatchEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        let (stream, continuation) = AsyncStream<WatchEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.watcherBuffer))
         let id = UUID()
         watchers[id] = (type.name, namespace, continuation)
         return (id, replay, stream)
@@ -148,8 +150,12 @@ actor ObjectStore {
     private func record(_ kind: WatchEvent.Kind, _ type: ResourceType, _ namespace: String, _ object: BSONDocument) {
         let event = WatchEvent(resourceVersion: resourceVersion, kind: kind, resource: type.name, namespace: namespace, object: object)
         window.append(event)
-        for watcher in watchers.values where watcher.resource == type.name && (watcher.namespace == nil || watcher.namespace == namespace) {
-            watcher.continuation.yield(event)
+        for (id, watcher) in watchers where watcher.resource == type.name && (watcher.namespace == nil || watcher.namespace == namespace) {
+            // A watcher too slow to keep up is ended after what it has buffered; its client
+            // resumes from the last resourceVersion it saw and replays the rest from the window.
+            if case .dropped = watcher.continuation.yield(event) {
+                watchers.removeValue(forKey: id)?.continuation.finish()
+            }
         }
     }
 }

@@ -37,11 +37,19 @@ struct ResourceHandler {
             guard body.string("metadata", "name") == name else { throw KubeStatus.badRequest("the name of the object (\(body.string("metadata", "name") ?? "")) does not match the name on the URL (\(name))") }
             return KubeResponses.json(try await store.update(type, namespace: namespace ?? "", name: name, object: body))
         case (.patch, let name?, nil), (.patch, let name?, "status"):
-            let (patch, strategic) = try await readPatch(request)
+            let (patch, kind) = try await readPatch(request)
+            if kind == .apply, !(await store.exists(type, namespace: namespace ?? "", name: name)) {
+                // Server-side apply to a missing object creates it.
+                guard var object = patch.documentValue else { throw KubeStatus.badRequest("an apply patch must be a JSON object") }
+                object.set(["metadata", "name"], .string(name))
+                return KubeResponses.json(try await create(object, dryRun: query["dryRun"] != nil), status: .created)
+            }
             let updated = try await store.modify(type, namespace: namespace ?? "", name: name) { current throws(KubeStatus) in
-                try Self.applyPatch(patch, to: current, strategic: strategic)
+                try Self.applyPatch(patch, kind: kind, to: current)
             }
             return KubeResponses.json(updated)
+        case (.delete, nil, nil):
+            return try await deleteCollection(query: query)
         case (.delete, let name?, nil):
             let deleted = try await store.delete(type, namespace: namespace ?? "", name: name)
             if type.name == "pods" || type.name == "namespaces" { return KubeResponses.json(deleted) }
@@ -130,23 +138,48 @@ struct ResourceHandler {
         }
     }
 
-    private func readPatch(_ request: Request) async throws -> (BSON, Bool) {
+    enum PatchKind { case merge, strategic, json, apply }
+
+    private func readPatch(_ request: Request) async throws -> (BSON, PatchKind) {
         let contentType = request.headers[.contentType] ?? ""
-        let strategic: Bool
-        if contentType.hasPrefix("application/merge-patch+json") { strategic = false } else if contentType.hasPrefix("application/strategic-merge-patch+json") { strategic = true } else {
-            throw KubeStatus.unsupportedMedia(contentType)
+        let kind: PatchKind
+        switch contentType.split(separator: ";").first.map({ String($0).trimmingCharacters(in: .whitespaces) }) ?? "" {
+        case "application/merge-patch+json": kind = .merge
+        case "application/strategic-merge-patch+json": kind = .strategic
+        case "application/json-patch+json": kind = .json
+        // kubectl sends JSON under this media type (kubectl-wire.md §2.4); JSON is YAML.
+        case "application/apply-patch+yaml": kind = .apply
+        default: throw KubeStatus.unsupportedMedia(contentType)
         }
-        return (try await Self.readJSON(request), strategic)
+        return (try await Self.readJSON(request), kind)
     }
 
-    static func applyPatch(_ patch: BSON, to current: BSONDocument, strategic: Bool) throws(KubeStatus) -> BSONDocument {
-        guard case .document = patch else { throw .badRequest("a merge patch must be a JSON object") }
-        guard let merged = MergePatch.merge(.document(current), patch, strategic: strategic)?.documentValue else {
-            throw .badRequest("the patch removed the whole object")
+    /// `deletecollection`: deletes what the selectors match, answering with the deleted list.
+    private func deleteCollection(query: FlatDictionary<Substring, Substring>) async throws -> Response {
+        let labels = try Selector(parsing: String(query["labelSelector"] ?? ""))
+        let fields = try Selector(parsing: String(query["fieldSelector"] ?? ""))
+        var deleted: [BSON] = []
+        for object in await store.list(type, namespace: namespace).0 where labels.matchesLabels(of: object) && fields.matchesFields(of: object) {
+            guard let name = object.string("metadata", "name"), let gone = try? await store.delete(type, namespace: object.string("metadata", "namespace") ?? "", name: name) else { continue }
+            deleted.append(.document(gone))
         }
-        var result = merged
+        return KubeResponses.json(["kind": .string(type.listKind), "apiVersion": .string(type.groupVersion),
+                                   "metadata": .document(["resourceVersion": .string(String(await store.resourceVersion))]), "items": .array(deleted)])
+    }
+
+    static func applyPatch(_ patch: BSON, kind: PatchKind, to current: BSONDocument) throws(KubeStatus) -> BSONDocument {
+        var result: BSONDocument
+        if kind == .json {
+            result = try JSONPatch.apply(patch, to: current)
+        } else {
+            guard case .document = patch else { throw .badRequest("a merge patch must be a JSON object") }
+            guard let merged = MergePatch.merge(.document(current), patch, strategic: kind != .merge)?.documentValue else {
+                throw .badRequest("the patch removed the whole object")
+            }
+            result = merged
+        }
         // A patch that carries no resourceVersion must not trip the optimistic-concurrency check.
-        if patch.doc["metadata"]?.doc["resourceVersion"] == nil {
+        if kind == .json || patch.doc["metadata"]?.doc["resourceVersion"] == nil {
             result.set(["metadata", "resourceVersion"], current["metadata"]?.doc["resourceVersion"])
         }
         return result

@@ -28,7 +28,10 @@ struct WatchStream {
             from = rv
         }
         let bookmarks = query["allowWatchBookmarks"] == "true"
-        let timeout = query["timeoutSeconds"].flatMap { Int($0) }
+        // Like the apiserver (--min-request-timeout 1800 × a random factor in [1, 2)), a watch
+        // without timeoutSeconds still ends, which also bounds how long a vanished client's
+        // watch can linger when no change arrives to reveal the broken connection.
+        let timeout = query["timeoutSeconds"].flatMap { Int($0) } ?? Int.random(in: 1800..<3600)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
 
@@ -54,7 +57,6 @@ struct WatchStream {
             }
         }
         let timer = Task {
-            guard let timeout else { return }
             try await Task.sleep(for: .seconds(timeout))
             continuation.yield(.end)
         }

@@ -64,13 +64,16 @@ final class KubeSimHarness: Sendable {
     }
 
     /// Sends one request with curl, trusting the simulator's CA; returns the HTTP status and body.
-    func curl(_ path: String, method: String = "GET", body: String? = nil, contentType: String = "application/json", token: String? = nil, timeout: Duration = .seconds(20)) async throws -> (code: Int, body: String) {
-        var arguments = ["-sS", "--cacert", caFile, "-H", "Authorization: Bearer \(token ?? self.token)", "-X", method, "-w", "\n%{http_code}"]
+    func curl(_ path: String, method: String = "GET", body: String? = nil, contentType: String = "application/json", token: String? = nil,
+              accept: String? = nil, timeout: Duration = .seconds(20)) async throws -> (code: Int, body: String, contentType: String) {
+        var arguments = ["-sS", "--cacert", caFile, "-H", "Authorization: Bearer \(token ?? self.token)", "-X", method, "-w", "\n%{content_type}\n%{http_code}"]
         if let body { arguments += ["-H", "Content-Type: \(contentType)", "--data-binary", body] }
+        if let accept { arguments += ["-H", "Accept: \(accept)"] }
         let result = try await ChildProcess.run("/usr/bin/curl", arguments + [url + path], timeout: timeout)
         var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let code = Int(lines.popLast() ?? "") ?? -1
-        return (code, lines.joined(separator: "\n"))
+        let type = lines.popLast() ?? ""
+        return (code, lines.joined(separator: "\n"), type)
     }
 
     /// Writes a manifest file for `kubectl -f`.

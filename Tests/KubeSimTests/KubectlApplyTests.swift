@@ -58,6 +58,35 @@ struct KubectlApplyTests {
         #expect(table.stdout.split(separator: "\n").contains { $0.hasPrefix("web") && $0.contains("5/5") }, "\(table.stdout)")
     }
 
+    @Test("patch --type=json and --type=merge, apply --server-side, deletecollection", arguments: KubeSimHarness.kubectlVersions)
+    func otherPatches(version: String) async throws {
+        let sim = try await KubeSimHarness()
+        let file = try sim.manifest("cm.yaml", """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: flags
+              labels: {app: flags}
+            data:
+              a: "1"
+            """)
+        let applied = try await sim.kubectl(version, ["apply", "--server-side", "-f", file])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(applied.stdout.contains("configmap/flags serverside-applied"), "\(applied.stdout)")
+        let json = try await sim.kubectl(version, ["patch", "configmap", "flags", "--type=json", "-p", #"[{"op":"add","path":"/data/b","value":"2"},{"op":"replace","path":"/data/a","value":"3"}]"#])
+        #expect(json.status == 0, "\(json.stderr)")
+        let merge = try await sim.kubectl(version, ["patch", "configmap", "flags", "--type=merge", "-p", #"{"data":{"c":"4"}}"#])
+        #expect(merge.status == 0, "\(merge.stderr)")
+        let data = try await sim.kubectl(version, ["get", "configmap", "flags", "-o", "jsonpath={.data.a}{.data.b}{.data.c}"])
+        #expect(data.stdout == "324")
+        let failing = try await sim.kubectl(version, ["patch", "configmap", "flags", "--type=json", "-p", #"[{"op":"remove","path":"/data/nope"}]"#])
+        #expect(failing.status == 1)
+        let removed = try await sim.curl("/api/v1/namespaces/default/configmaps?labelSelector=app%3Dflags", method: "DELETE")
+        #expect(removed.code == 200)
+        #expect(removed.body.contains("\"name\":\"flags\""))
+        #expect(try await sim.curl("/api/v1/namespaces/default/configmaps/flags").code == 404)
+    }
+
     @Test("an update with a stale resourceVersion is a Conflict; a bad name is Invalid")
     func conflictAndInvalid() async throws {
         let sim = try await KubeSimHarness()

@@ -26,6 +26,26 @@ struct KubectlBasicsTests {
         #expect(anonymous.body.contains("\"reason\":\"Unauthorized\""))
     }
 
+    @Test("discovery answers the aggregated version kubectl asks for, legacy JSON otherwise")
+    func discoveryNegotiation() async throws {
+        let sim = try await KubeSimHarness()
+        let v129 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        let v133 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        let old = try await sim.curl("/apis", accept: v129)
+        #expect(old.contentType == "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
+        #expect(old.body.contains("\"apiVersion\":\"apidiscovery.k8s.io/v2beta1\""))
+        #expect(old.body.contains("\"resource\":\"deployments\""))
+        #expect(old.body.contains("\"subresource\":\"scale\""))
+        let new = try await sim.curl("/api", accept: v133)
+        #expect(new.contentType == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+        #expect(new.body.contains("\"resource\":\"pods\""))
+        let legacy = try await sim.curl("/api", accept: "application/json, */*")
+        #expect(legacy.contentType == "application/json")
+        #expect(legacy.body.contains("\"kind\":\"APIVersions\""))
+        let groupVersion = try await sim.curl("/apis/apps/v1")
+        #expect(groupVersion.body.contains("\"name\":\"deployments/scale\""))
+    }
+
     @Test("get ns prints the table columns", arguments: KubeSimHarness.kubectlVersions)
     func getNamespaces(version: String) async throws {
         let sim = try await KubeSimHarness()
