@@ -26,12 +26,18 @@ struct KubeAPI: HTTPResponder {
                                        "compiler": "swiftc", "platform": "linux/amd64"])
         default: break
         }
-        guard authorized(request) else { return KubeResponses.error(.unauthorized) }
-        do {
-            return try await route(request, path: path)
-        } catch let status as KubeStatus {
-            return KubeResponses.error(status)
+        guard authorized(request) else {
+            logger.debug("unauthorized", metadata: ["method": "\(request.method)", "path": "\(path)"])
+            return KubeResponses.error(.unauthorized)
         }
+        let response: Response
+        do {
+            response = try await route(request, path: path)
+        } catch let status as KubeStatus {
+            response = KubeResponses.error(status)
+        }
+        logger.debug("request", metadata: ["method": "\(request.method)", "uri": "\(request.uri)", "status": "\(response.status.code)"])
+        return response
     }
 
     private func authorized(_ request: Request) -> Bool {
@@ -69,7 +75,8 @@ struct KubeAPI: HTTPResponder {
         case "openapi":
             if segments == ["openapi", "v3"] { return KubeResponses.json(OpenAPIDocuments.index()) }
             if segments.count >= 3, segments[1] == "v3" {
-                let groupVersion = segments[2] == "api" ? segments.dropFirst(3).joined(separator: "/") : segments.dropFirst(3).joined(separator: "/")
+                // `/openapi/v3/api/v1` → `v1`, `/openapi/v3/apis/apps/v1` → `apps/v1`.
+                let groupVersion = segments.dropFirst(3).joined(separator: "/")
                 if let doc = OpenAPIDocuments.groupVersion(groupVersion) { return KubeResponses.json(doc) }
             }
             throw KubeStatus.pathNotFound

@@ -71,7 +71,11 @@ public struct KubeSimServer: Sendable {
         )
         var services: [any Service] = [app]
         if options.eventRate > 0 { services.append(EventGenerator(store: store, rate: options.eventRate)) }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Watches and `logs -f` never finish by themselves: give them a moment, then cancel.
+        configuration.maximumGracefulShutdownDuration = .seconds(2)
+        configuration.maximumCancellationDuration = .seconds(2)
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
     }
 }

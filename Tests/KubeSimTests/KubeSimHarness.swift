@@ -49,6 +49,11 @@ final class KubeSimHarness: Sendable {
     }
 
     deinit {
+        // SIGTERM first: libmongoc, linked into `bcs`, leaves /dev/shm/mongoc-<pid> behind on
+        // SIGKILL, and a later process reusing that pid then warns on stderr.
+        if process.isRunning { process.signal(SIGTERM) }
+        let deadline = Date().addingTimeInterval(6)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
         process.terminate()
         try? FileManager.default.removeItem(atPath: directory)
     }

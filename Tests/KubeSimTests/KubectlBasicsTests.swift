@@ -5,8 +5,8 @@ import Testing
 /// Real kubectl (two minor versions) against `bcs kube-sim`: discovery, tables, CRUD, auth.
 @Suite("kube-sim with kubectl", .serialized)
 struct KubectlBasicsTests {
-    @Test("the process prints its URL and writes the client files", arguments: [0])
-    func startup(_: Int) async throws {
+    @Test("the process prints its URL and writes the client files")
+    func startup() async throws {
         let sim = try await KubeSimHarness()
         #expect(sim.url.hasPrefix("https://127.0.0.1:"))
         let port = try #require(Int(sim.url.split(separator: ":").last ?? ""))
@@ -44,6 +44,19 @@ struct KubectlBasicsTests {
         #expect(legacy.body.contains("\"kind\":\"APIVersions\""))
         let groupVersion = try await sim.curl("/apis/apps/v1")
         #expect(groupVersion.body.contains("\"name\":\"deployments/scale\""))
+    }
+
+    @Test("the object cap refuses creates beyond --max-objects with a Status")
+    func objectCap() async throws {
+        // A fresh simulator holds 5 objects: four namespaces and one node.
+        let sim = try await KubeSimHarness(["--max-objects", "6"])
+        let body = { (name: String) in #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"}}"# }
+        #expect(try await sim.curl("/api/v1/namespaces/default/configmaps", method: "POST", body: body("one")).code == 201)
+        let refused = try await sim.curl("/api/v1/namespaces/default/configmaps", method: "POST", body: body("two"))
+        #expect(refused.code == 507)
+        #expect(refused.body.contains("\"kind\":\"Status\""))
+        #expect(try await sim.curl("/api/v1/namespaces/default/configmaps/one", method: "DELETE").code == 200)
+        #expect(try await sim.curl("/api/v1/namespaces/default/configmaps", method: "POST", body: body("two")).code == 201)
     }
 
     @Test("get ns prints the table columns", arguments: KubeSimHarness.kubectlVersions)
