@@ -122,6 +122,11 @@ struct ResourceHandler {
 
     private func readObject(_ request: Request) async throws -> BSONDocument {
         let contentType = request.headers[.contentType] ?? "application/json"
+        if contentType.hasPrefix("application/vnd.kubernetes.protobuf") {
+            var request = request
+            let buffer = try await request.collectBody(upTo: Self.maxBody)
+            return try KubeProtobuf.decode(Array(buffer.readableBytesView))
+        }
         guard !contentType.contains("protobuf"), !contentType.contains("yaml") else {
             throw KubeStatus.unsupportedMedia(contentType)
         }

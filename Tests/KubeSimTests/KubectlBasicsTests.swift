@@ -114,6 +114,18 @@ struct KubectlBasicsTests {
         #expect(gone.stderr.contains("Error from server (NotFound): configmaps \"settings\" not found"), "\(gone.stderr)")
     }
 
+    @Test("imperative create namespace and configmap (protobuf bodies from kubectl 1.32+)", arguments: KubeSimHarness.kubectlVersions)
+    func imperativeCreate(version: String) async throws {
+        let sim = try await KubeSimHarness()
+        let namespace = try await sim.kubectl(version, ["create", "namespace", "team-a"])
+        #expect(namespace.status == 0, "\(namespace.stderr)")
+        #expect(namespace.stdout.contains("namespace/team-a created"))
+        let configMap = try await sim.kubectl(version, ["create", "configmap", "cfg", "-n", "team-a", "--from-literal=a=1", "--from-literal=b=2"])
+        #expect(configMap.status == 0, "\(configMap.stderr)")
+        let data = try await sim.kubectl(version, ["get", "configmap", "cfg", "-n", "team-a", "-o", "jsonpath={.data.a}{.data.b}"])
+        #expect(data.stdout == "12")
+    }
+
     @Test("a bad token gives kubectl's Unauthorized error", arguments: KubeSimHarness.kubectlVersions)
     func badToken(version: String) async throws {
         let sim = try await KubeSimHarness()
