@@ -101,7 +101,7 @@ actor ObjectStore {
         stored["metadata"] = .document(metadata)
         stored = Simulation.fill(type, stored)
         objects[type.name, default: [:]][Self.key(namespace, name)] = stored
-        record(.modified, type, namespace, stored)
+        record(.modified, type, namespace, stored, previous: current)
         return stored
     }
 
@@ -147,8 +147,8 @@ actor ObjectStore {
         watchers.removeValue(forKey: id)?.continuation.finish()
     }
 
-    private func record(_ kind: WatchEvent.Kind, _ type: ResourceType, _ namespace: String, _ object: BSONDocument) {
-        let event = WatchEvent(resourceVersion: resourceVersion, kind: kind, resource: type.name, namespace: namespace, object: object)
+    private func record(_ kind: WatchEvent.Kind, _ type: ResourceType, _ namespace: String, _ object: BSONDocument, previous: BSONDocument? = nil) {
+        let event = WatchEvent(resourceVersion: resourceVersion, kind: kind, resource: type.name, namespace: namespace, object: object, previous: previous)
         window.append(event)
         for (id, watcher) in watchers where watcher.resource == type.name && (watcher.namespace == nil || watcher.namespace == namespace) {
             // A watcher too slow to keep up is ended after what it has buffered; its client

@@ -8,6 +8,21 @@ struct WatchEvent: Sendable {
     let resource: String
     let namespace: String
     let object: BSONDocument
+    /// The object before a MODIFIED change, so a selector watch can tell entering from leaving.
+    var previous: BSONDocument?
+
+    /// How a watch filtered by `matches` sees this change: entering the selection is ADDED,
+    /// leaving it DELETED (as the apiserver reports), and nil when neither version matches.
+    func seen(through matches: (BSONDocument) -> Bool) -> Kind? {
+        let now = matches(object)
+        guard kind == .modified, let previous else { return now ? kind : nil }
+        switch (matches(previous), now) {
+        case (true, true): return .modified
+        case (false, true): return .added
+        case (true, false): return .deleted
+        case (false, false): return nil
+        }
+    }
 }
 
 /// The watch window: the most recent changes, oldest first, bounded by `capacity`.

@@ -63,10 +63,10 @@ struct WatchStream {
         let body = ResponseBody { writer in
             var first = true
             func render(_ event: WatchEvent) -> String {
-                guard labels.matchesLabels(of: event.object), fields.matchesFields(of: event.object) else { return "" }
+                guard let kind = event.seen(through: { labels.matchesLabels(of: $0) && fields.matchesFields(of: $0) }) else { return "" }
                 let object = table ? TableView.table(type, [event.object], resourceVersion: event.resourceVersion, withColumns: first) : event.object
                 first = false
-                let line: BSONDocument = ["type": .string(event.kind.rawValue), "object": .document(object)]
+                let line: BSONDocument = ["type": .string(kind.rawValue), "object": .document(object)]
                 return JSONText.render(line) + "\n"
             }
             do {

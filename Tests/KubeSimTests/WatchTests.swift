@@ -42,6 +42,22 @@ struct WatchTests {
         #expect(replayed.map(\.name) == ["b", "a", "b"])
     }
 
+    @Test("a selector watch sees an object entering the selection as ADDED and leaving it as DELETED")
+    func selectorTransitions() async throws {
+        let sim = try await KubeSimHarness()
+        let path = "/api/v1/namespaces/default/configmaps"
+        let created = try await sim.curl(path, method: "POST", body: configMap("m", "0"))
+        let seen = try resourceVersion(created.body)
+        let label = { (value: String) in #"{"metadata":{"labels":{"tier":"\#(value)"}}}"# }
+        for value in ["web", "web", "db"] {
+            _ = try await sim.curl(path + "/m", method: "PATCH", body: label(value), contentType: "application/merge-patch+json")
+        }
+        _ = try await sim.curl(path + "/m", method: "PATCH", body: #"{"data":{"v":"9"}}"#, contentType: "application/merge-patch+json")
+        let watch = try await sim.curl(path + "?watch=1&labelSelector=tier%3Dweb&resourceVersion=\(seen)&timeoutSeconds=1")
+        // The second "web" patch changes nothing, so no event; the last change is outside the selection.
+        #expect(try events(watch.body).map(\.type) == ["ADDED", "DELETED"], "\(watch.body)")
+    }
+
     @Test("a watch from a resourceVersion older than the window gets 410 Expired")
     func tooOld() async throws {
         let sim = try await KubeSimHarness(["--watch-window", "3"])
