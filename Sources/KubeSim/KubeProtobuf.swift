@@ -2,10 +2,10 @@ import BCSMongo
 import Foundation
 
 /// Decodes the Kubernetes protobuf bodies kubectl 1.32+ sends for `create namespace` and
-/// `create configmap` (kubectl-wire.md §2.7); replies stay JSON, which kubectl accepts.
+/// `create configmap|secret generic` (kubectl-wire.md §2.7); replies stay JSON, which kubectl accepts.
 ///
 /// The envelope is `k8s\0` then a `runtime.Unknown` (typeMeta, raw); `raw` is the object's own
-/// message. Only Namespace and ConfigMap, and only the fields those commands set, are decoded;
+/// message. Only Namespace, ConfigMap and Secret, and only the fields those commands set, are decoded;
 /// anything else is refused with 415, as before.
 enum KubeProtobuf {
     static let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]
@@ -27,9 +27,14 @@ enum KubeProtobuf {
             if let entries = object[2] { document["data"] = .document(try map(entries) { .string(string($0)) }) }
             if let entries = object[3] { document["binaryData"] = .document(try map(entries) { .string(Data($0).base64EncodedString()) }) }
             if let immutable = object[4]?.first { document["immutable"] = .bool(immutable.first == 1) }
+        case "Secret":
+            if let entries = object[2] { document["data"] = .document(try map(entries) { .string(Data($0).base64EncodedString()) }) }
+            if let type = object[3]?.first { document["type"] = .string(string(type)) }
+            if let entries = object[4] { document["stringData"] = .document(try map(entries) { .string(string($0)) }) }
+            if let immutable = object[5]?.first { document["immutable"] = .bool(immutable.first == 1) }
         default:
             throw KubeStatus(code: 415, reason: "UnsupportedMediaType",
-                             message: "kube-sim decodes protobuf bodies only for Namespace and ConfigMap; send this \(kind) as JSON (kubectl create -f or apply -f)")
+                             message: "kube-sim decodes protobuf bodies only for Namespace, ConfigMap and Secret; send this \(kind) as JSON (kubectl create -f or apply -f)")
         }
         return document
     }

@@ -24,6 +24,8 @@ enum ResourceCatalog {
         ResourceType(group: "", version: "v1", name: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, shortNames: ["ns"], categories: []),
         ResourceType(group: "", version: "v1", name: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"], categories: ["all"]),
         ResourceType(group: "", version: "v1", name: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"], categories: []),
+        ResourceType(group: "", version: "v1", name: "secrets", singular: "secret", kind: "Secret", namespaced: true, shortNames: [], categories: []),
+        ResourceType(group: "", version: "v1", name: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"], categories: []),
         ResourceType(group: "", version: "v1", name: "services", singular: "service", kind: "Service", namespaced: true, shortNames: ["svc"], categories: ["all"]),
         ResourceType(group: "", version: "v1", name: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"], categories: []),
         ResourceType(group: "", version: "v1", name: "nodes", singular: "node", kind: "Node", namespaced: false, shortNames: ["no"], categories: []),

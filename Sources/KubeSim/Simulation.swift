@@ -1,4 +1,5 @@
 import BCSMongo
+import Foundation
 
 /// What the simulated controllers and kubelets would have done: defaults and status.
 ///
@@ -43,6 +44,15 @@ enum Simulation {
             if object.string("spec", "type") == nil { object.set(["spec", "type"], "ClusterIP") }
             if object.string("spec", "clusterIP") == nil {
                 object.set(["spec", "clusterIP"], .string("10.96." + podIP(object.string("metadata", "name") ?? "").split(separator: ".").suffix(2).joined(separator: ".")))
+            }
+        case "secrets":
+            if (object.string("type") ?? "").isEmpty { object["type"] = "Opaque" }
+            // The apiserver folds write-only stringData into base64 data.
+            if let plain = object["stringData"]?.documentValue {
+                var data = object["data"]?.documentValue ?? BSONDocument()
+                for (key, value) in plain.elements { data[key] = .string(Data((value.stringValue ?? "").utf8).base64EncodedString()) }
+                object["data"] = .document(data)
+                object["stringData"] = nil
             }
         case "nodes":
             if object["status"] == nil {

@@ -14,6 +14,7 @@ enum TableView {
         case "deployments": [("Name", 0), ("Ready", 0), ("Up-to-date", 0), ("Available", 0), ("Age", 0)]
         case "namespaces": [("Name", 0), ("Status", 0), ("Age", 0)]
         case "configmaps": [("Name", 0), ("Data", 0), ("Age", 0)]
+        case "secrets": [("Name", 0), ("Type", 0), ("Data", 0), ("Age", 0)]
         case "services": [("Name", 0), ("Type", 0), ("Cluster-IP", 0), ("Ports", 0), ("Age", 0)]
         case "nodes": [("Name", 0), ("Status", 0), ("Roles", 0), ("Age", 0), ("Version", 0)]
         case "events": [("Last Seen", 0), ("Type", 0), ("Reason", 0), ("Object", 0), ("Message", 0)]
@@ -38,6 +39,7 @@ enum TableView {
             return [name, "\(int(status, "readyReplicas"))/\(replicas)", "\(int(status, "updatedReplicas"))", "\(int(status, "availableReplicas"))", age]
         case "namespaces": return [name, status["phase"]?.stringValue ?? "Active", age]
         case "configmaps": return [name, "\((o["data"]?.doc.count ?? 0) + (o["binaryData"]?.doc.count ?? 0))", age]
+        case "secrets": return [name, o.string("type") ?? "Opaque", "\(o["data"]?.doc.count ?? 0)", age]
         case "services":
             let ports = (o["spec"]?.doc["ports"]?.arrayValue ?? []).map { "\($0.doc["port"]?.intValue ?? 0)/\($0.doc["protocol"]?.stringValue ?? "TCP")" }
             return [name, o.string("spec", "type") ?? "ClusterIP", o.string("spec", "clusterIP") ?? "<none>", ports.isEmpty ? "<none>" : ports.joined(separator: ","), age]

@@ -11,7 +11,7 @@ struct KubeSimCommand: AsyncParsableCommand {
         abstract: "Run a Kubernetes API simulator (HTTPS, bearer token) that kubectl can drive.",
         discussion: """
             Serves /version, /readyz, /livez, /healthz, discovery (/api, /apis), OpenAPI v3, and \
-            namespaces, pods, configmaps, services, events, nodes (core/v1) and deployments (apps/v1): \
+            namespaces, pods, configmaps, secrets, serviceaccounts, services, events, nodes (core/v1) and deployments (apps/v1): \
             get, list (label/field selectors, limit/continue), watch, create, update, merge and \
             strategic-merge patch, delete, deployments/scale, pods/log and pods/exec (WebSocket, a tiny \
             built-in shell). A CA and a server \

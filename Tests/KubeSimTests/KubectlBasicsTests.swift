@@ -114,7 +114,7 @@ struct KubectlBasicsTests {
         #expect(gone.stderr.contains("Error from server (NotFound): configmaps \"settings\" not found"), "\(gone.stderr)")
     }
 
-    @Test("imperative create namespace and configmap (protobuf bodies from kubectl 1.32+)", arguments: KubeSimHarness.kubectlVersions)
+    @Test("imperative create namespace, configmap, secret (protobuf bodies from kubectl 1.32+)", arguments: KubeSimHarness.kubectlVersions)
     func imperativeCreate(version: String) async throws {
         let sim = try await KubeSimHarness()
         let namespace = try await sim.kubectl(version, ["create", "namespace", "team-a"])
@@ -124,6 +124,12 @@ struct KubectlBasicsTests {
         #expect(configMap.status == 0, "\(configMap.stderr)")
         let data = try await sim.kubectl(version, ["get", "configmap", "cfg", "-n", "team-a", "-o", "jsonpath={.data.a}{.data.b}"])
         #expect(data.stdout == "12")
+        let secret = try await sim.kubectl(version, ["create", "secret", "generic", "creds", "-n", "team-a", "--from-literal=user=admin"])
+        #expect(secret.status == 0, "\(secret.stderr)")
+        let stored = try await sim.kubectl(version, ["get", "secret", "creds", "-n", "team-a", "-o", "jsonpath={.type} {.data.user}"])
+        #expect(stored.stdout == "Opaque YWRtaW4=", "\(stored.stdout) \(stored.stderr)")
+        let table = try await sim.kubectl(version, ["get", "secrets", "-n", "team-a"])
+        #expect(table.stdout.contains("TYPE"))
     }
 
     @Test("a bad token gives kubectl's Unauthorized error", arguments: KubeSimHarness.kubectlVersions)
