@@ -10,13 +10,14 @@ struct KubeSimCommand: AsyncParsableCommand {
         commandName: "kube-sim",
         abstract: "Run a Kubernetes API simulator (HTTPS, bearer token) that kubectl can drive.",
         discussion: """
-            Serves /version, /readyz, /livez, /healthz, discovery (/api, /apis), OpenAPI v3, and \
-            namespaces, pods, configmaps, secrets, serviceaccounts, services, events, nodes (core/v1) and deployments (apps/v1): \
-            get, list (label/field selectors, limit/continue), watch, create, update, merge and \
-            strategic-merge patch, delete, deployments/scale, pods/log and pods/exec (WebSocket, a tiny \
-            built-in shell). A CA and a server \
-            certificate are generated at every start. Once listening, the server URL is printed on \
-            stdout (the chosen port when --listen asks for port 0).
+            Serves /version, /readyz, /livez, /healthz, discovery (/api, /apis, aggregated or \
+            legacy), OpenAPI v3, and namespaces, pods, configmaps, secrets, serviceaccounts, \
+            services, events, nodes (core/v1) and deployments (apps/v1): get, list (label/field \
+            selectors, limit/continue), watch, create, update, merge, strategic-merge and JSON \
+            patch, delete, deletecollection, deployments/scale, pods/log, and pods/exec over \
+            WebSocket (a tiny built-in shell). A CA and a server certificate are generated at every \
+            start. Once listening, the server URL is printed on stdout (the chosen port when \
+            --listen asks for port 0). Docs/kube-sim.md lists what is simulated and what is not.
 
             Bounded memory: at most --max-objects stored objects (default \(KubeSimOptions.defaultMaxObjects)); \
             a create beyond that fails with 507. The watch window keeps the last --watch-window \
@@ -27,10 +28,10 @@ struct KubeSimCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("HOST:PORT to listen on; port 0 picks a free port. (default: 127.0.0.1:0)", valueName: "host:port"))
+    @Option(help: ArgumentHelp("HOST:PORT to listen on; port 0 picks a free port.", valueName: "host:port"))
     var listen: String = "127.0.0.1:0"
 
-    @Option(help: ArgumentHelp("Bearer token accepted; any other request gets 401 Unauthorized. (default: kube-sim-token)", valueName: "token"))
+    @Option(help: ArgumentHelp("Bearer token accepted; any other request gets 401 Unauthorized.", valueName: "token"))
     var token: String = "kube-sim-token"
 
     @Option(name: .customLong("kubeconfig-out"), help: ArgumentHelp("Write a kubeconfig (server URL, CA, token) to this file once listening.", valueName: "file"))
@@ -39,22 +40,22 @@ struct KubeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("incluster-dir"), help: ArgumentHelp("Write token, ca.crt, namespace and env (KUBERNETES_SERVICE_HOST/PORT) here, as a pod's service-account mount.", valueName: "dir"))
     var inClusterDir: String?
 
-    @Option(name: .customLong("cluster-name"), help: ArgumentHelp("Cluster name used in the kubeconfig and the CA's name. (default: kube-sim)", valueName: "name"))
+    @Option(name: .customLong("cluster-name"), help: ArgumentHelp("Cluster name used in the kubeconfig and the CA's name.", valueName: "name"))
     var clusterName: String = "kube-sim"
 
-    @Option(name: .customLong("event-rate"), help: ArgumentHelp("Generate this many Events per second across namespaces and objects. (default: 0)", valueName: "n"))
+    @Option(name: .customLong("event-rate"), help: ArgumentHelp("Generate this many Events per second across namespaces and objects.", valueName: "n"))
     var eventRate: Double = 0
 
-    @Option(name: .customLong("max-objects"), help: ArgumentHelp("Most objects stored at once. (default: \(KubeSimOptions.defaultMaxObjects))", valueName: "n"))
+    @Option(name: .customLong("max-objects"), help: ArgumentHelp("Most objects stored at once.", valueName: "n"))
     var maxObjects: Int = KubeSimOptions.defaultMaxObjects
 
-    @Option(name: .customLong("watch-window"), help: ArgumentHelp("Changes kept for watch resumption. (default: \(KubeSimOptions.defaultWatchWindow))", valueName: "n"))
+    @Option(name: .customLong("watch-window"), help: ArgumentHelp("Changes kept for watch resumption.", valueName: "n"))
     var watchWindow: Int = KubeSimOptions.defaultWatchWindow
 
-    @Option(name: .customLong("bookmark-interval"), help: ArgumentHelp("Seconds between BOOKMARK events on watches that allow them. (default: 10)", valueName: "seconds"))
+    @Option(name: .customLong("bookmark-interval"), help: ArgumentHelp("Seconds between BOOKMARK events on watches that allow them.", valueName: "seconds"))
     var bookmarkInterval: Double = 10
 
-    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error|critical. (default: info)", valueName: "level"))
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error|critical.", valueName: "level"))
     var logLevel: String = "info"
 
     func validate() throws {
