@@ -1,0 +1,67 @@
+import BCSTestSupport
+import Foundation
+import Testing
+
+/// Streams kubectl reads: `logs -f`, `get events --watch` with `--event-rate`, and exec over WebSocket.
+@Suite("kube-sim logs, events, exec", .serialized)
+struct KubectlStreamsTests {
+    static let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"shell","labels":{"app":"shell"}},"spec":{"containers":[{"name":"main","image":"busybox"}]}}"#
+
+    /// kubectl 1.29 uses WebSocket exec only when asked; 1.30+ by default (kubectl-wire.md §5).
+    static let webSocketEnvironment = ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "true"]
+
+    private func shell(_ sim: KubeSimHarness, _ version: String, _ command: String) async throws -> (status: Int32?, stdout: String, stderr: String) {
+        let kubectl = try KubeSimHarness.kubectlPath(version)
+        let base = "'\(kubectl)' --kubeconfig '\(sim.kubeconfig)' --cache-dir '\(sim.directory)/cache-\(version)'"
+        return try await ChildProcess.run("/bin/sh", ["-c", command.replacingOccurrences(of: "KUBECTL", with: base)], environment: Self.webSocketEnvironment)
+    }
+
+    @Test("exec -i -- cat round-trips stdin; sh -c 'exit 3' returns 3; echo, hostname, env", arguments: KubeSimHarness.kubectlVersions)
+    func exec(version: String) async throws {
+        let sim = try await KubeSimHarness()
+        #expect(try await sim.curl("/api/v1/namespaces/default/pods", method: "POST", body: Self.pod).code == 201)
+        let cat = try await shell(sim, version, "printf 'hello\\nworld\\n' | KUBECTL exec -i shell -- cat")
+        #expect(cat.status == 0, "\(cat.stderr)")
+        #expect(cat.stdout == "hello\nworld\n")
+        let exit3 = try await shell(sim, version, "KUBECTL exec shell -- sh -c 'exit 3'")
+        #expect(exit3.status == 3, "\(exit3.stderr)")
+        #expect(exit3.stderr.contains("command terminated with exit code 3"))
+        let echo = try await shell(sim, version, "KUBECTL exec shell -- sh -c 'echo \"a  b\" && hostname; false || env'")
+        #expect(echo.status == 0, "\(echo.stderr)")
+        #expect(echo.stdout.hasPrefix("a  b\nshell\n"), "\(echo.stdout)")
+        #expect(echo.stdout.contains("HOSTNAME=shell\n"))
+        let missing = try await shell(sim, version, "KUBECTL exec shell -- nosuchtool")
+        #expect(missing.status == 127)
+        #expect(missing.stderr.contains("nosuchtool: not found"))
+    }
+
+    @Test("logs -f streams a new line about every second", arguments: KubeSimHarness.kubectlVersions)
+    func followLogs(version: String) async throws {
+        let sim = try await KubeSimHarness()
+        #expect(try await sim.curl("/api/v1/namespaces/default/pods", method: "POST", body: Self.pod).code == 201)
+        let follower = try sim.startKubectl(version, ["logs", "-f", "shell"])
+        defer { follower.terminate() }
+        #expect(try await KubeSimHarness.eventually { follower.stdout.contains("heartbeat 0 ") }, "\(follower.stderr)")
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(10)) { follower.stdout.contains("heartbeat 2 ") }, "\(follower.stdout)")
+        #expect(follower.isRunning)
+        let tail = try await sim.kubectl(version, ["logs", "shell", "--tail=1", "--timestamps"])
+        #expect(tail.stdout.split(separator: "\n").count == 1, "\(tail.stdout)")
+        #expect(tail.stdout.first?.isNumber == true)
+    }
+
+    @Test("get events --watch shows generated events; repeated ones raise their count", arguments: KubeSimHarness.kubectlVersions)
+    func generatedEvents(version: String) async throws {
+        let sim = try await KubeSimHarness(["--event-rate", "20"])
+        let watcher = try sim.startKubectl(version, ["get", "events", "-A", "--watch"])
+        defer { watcher.terminate() }
+        #expect(try await KubeSimHarness.eventually {
+            watcher.stdout.split(separator: "\n").count > 20
+        }, "\(watcher.stdout)\n\(watcher.stderr)")
+        #expect(watcher.stdout.contains("kube-system") && watcher.stdout.contains("default"))
+        #expect(watcher.stdout.contains("Normal"))
+        let json = try await sim.kubectl(version, ["get", "events", "-A", "-o", "jsonpath={range .items[*]}{.count}{\"\\n\"}{end}"])
+        let counts = json.stdout.split(separator: "\n").compactMap { Int($0) }
+        #expect(!counts.isEmpty)
+        #expect(counts.contains { $0 > 1 }, "no repeated event among \(counts.count)")
+    }
+}
