@@ -1,4 +1,5 @@
 import CLibMongoC
+import Foundation
 import Logging
 import Synchronization
 
@@ -15,6 +16,9 @@ enum MongocRuntime {
     static func ensureInitialised() { _ = initialised }
 
     private static let initialised: Void = {
+        // libmongoc keeps debug counters in /dev/shm/mongoc-<pid> unless told not to; a process killed
+        // with SIGKILL leaves the file behind, and a later process reusing the pid warns on stderr.
+        setenv("MONGOC_DISABLE_SHM", "1", 0)
         mongoc_init()
         mongoc_log_set_handler({ level, domain, message, _ in
             let swiftLevel: Logger.Level
