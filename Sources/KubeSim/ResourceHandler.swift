@@ -108,7 +108,8 @@ struct ResourceHandler {
         if let kind = object.string("kind"), kind != type.kind {
             throw KubeStatus.badRequest("the kind of the object (\(kind)) does not match the resource (\(type.kind))")
         }
-        if let given = object.string("metadata", "namespace"), type.namespaced, given != namespace {
+        // An empty namespace in the body means "the request's" (kubectl sends one when its context names none).
+        if let given = object.string("metadata", "namespace"), !given.isEmpty, type.namespaced, given != namespace {
             throw KubeStatus.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
         if dryRun { return Simulation.fill(type, object) }

@@ -61,15 +61,17 @@ struct GatewayKubectlTests {
         #expect(reachable)
         let namespaces = try await kubectl(["get", "ns"])
         #expect(namespaces.stdout.contains("default") && namespaces.stdout.contains("STATUS"), "a Table through the gateway: \(namespaces.stdout) \(namespaces.stderr)")
-        // `create -f` (a JSON body after OpenAPI validation through the gateway). The imperative
-        // `create configmap` of kubectl 1.32+ (a protobuf body) is refused by kube-sim behind the
-        // gateway with a namespace mismatch — not yet understood; see the stop note.
+        // `create -f`: a JSON body after OpenAPI validation through the gateway.
         let manifest = try sim.manifest("gw-configmap-\(version).yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: via-gateway\ndata:\n  k: v\n")
         let created = try await kubectl(["create", "-f", manifest])
         #expect(created.status == 0, "create: \(created.stderr)")
         let fetched = try await kubectl(["get", "configmap", "via-gateway", "-o", "jsonpath={.data.k}"])
         #expect(fetched.stdout == "v")
         #expect(try await kubectl(["delete", "configmap", "via-gateway"]).status == 0)
+        // Imperative create: kubectl 1.32+ sends protobuf, with an empty namespace when its context names none.
+        let imperative = try await kubectl(["create", "configmap", "imperative", "--from-literal=a=b"])
+        #expect(imperative.status == 0, "imperative create: \(imperative.stderr)")
+        #expect(try await kubectl(["get", "configmap", "imperative", "-o", "jsonpath={.data.a}"]).stdout == "b")
 
         // A wrong BCS token: kubectl reports the gateway's Unauthorized Status.
         let badConfig = try sim.manifest("gateway-bad-kubeconfig", try String(contentsOfFile: kubeconfig, encoding: .utf8).replacingOccurrences(of: admin, with: "not-a-valid-token"))
