@@ -14,10 +14,7 @@ struct ClusterStatusController: Sendable {
             guard let access else {
                 throw BCSAPIError(.serviceUnavailable, code: 1405050, "the gateway needs a co-hosted usermanager role")
             }
-            let token = request.headers[.authorization].flatMap { header -> String? in
-                let parts = header.split(separator: " ", maxSplits: 1)
-                return parts.count == 2 && parts[0] == "Bearer" ? String(parts[1]) : nil
-            }
+            let token = request.bearerToken
             switch try await access.decide(token: token, resourceType: "cluster", resource: "*", action: "GET") {
             case .unauthenticated(let why), .forbidden(let why):
                 throw BCSAPIError(.unauthorized, code: 1405059, why)

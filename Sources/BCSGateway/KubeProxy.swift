@@ -47,10 +47,7 @@ struct KubeProxy: Sendable {
         guard let access else {
             throw KubeStatus.unavailable("this gateway authorises requests with a co-hosted usermanager role; run --roles gateway,usermanager")
         }
-        let token = request.headers[.authorization].flatMap { header -> String? in
-            let parts = header.split(separator: " ", maxSplits: 1)
-            return parts.count == 2 && parts[0] == "Bearer" ? String(parts[1]) : nil
-        }
+        let token = request.bearerToken
         let started = ContinuousClock.now
         let user: String
         let verb = request.method.rawValue

@@ -32,7 +32,8 @@ struct GatewayProxyTests {
 
         /// Registers a cluster and reports its credentials as the BCS documentation and the agent do.
         func register(_ id: String, addresses: String, ca: String) async throws {
-            try await eventually { try await call(.POST, "/bcsapi/v4/usermanager/v1/clusters", body: #"{"cluster_id":"\#(id)","cluster_type":"k8s"}"#).code == 0 }
+            // The user-manager's start-up work (indexes, seeded roles) can take a while on a busy test server.
+            try await eventually(within: .seconds(30)) { try await call(.POST, "/bcsapi/v4/usermanager/v1/clusters", body: #"{"cluster_id":"\#(id)","cluster_type":"k8s"}"#).code == 0 }
             let registerToken = try #require((try await call(.POST, "/bcsapi/v4/usermanager/v1/clusters/\(id)/register_tokens").data as? [String: Any])?["token"] as? String)
             let report = try JSONSerialization.data(withJSONObject: [
                 "register_token": registerToken, "server_addresses": addresses, "cacert_data": ca, "user_token": "sa-token-of-the-cluster",
@@ -51,7 +52,7 @@ struct GatewayProxyTests {
         try await gateway.register("BCS-K8S-001", addresses: "https://127.0.0.1:\(upstream.port)", ca: upstream.caPEM)
 
         // Through the gateway: the cluster's token replaces the caller's; path and query are kept.
-        try await eventually { try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces?limit=5").status == 200 }
+        try await eventually(within: .seconds(30)) { try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces?limit=5").status == 200 }
         let echoed = try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces?limit=5")
         let echo = try #require(echoed.json as? [String: String])
         #expect(echo["authorization"] == "Bearer sa-token-of-the-cluster", "the caller's token never reaches the cluster")
@@ -92,7 +93,7 @@ struct GatewayProxyTests {
         let grant = #"{"apiVersion":"v1","kind":"permission","metadata":{"name":"g"},"spec":{"permissions":[{"user_name":"alice","resource_type":"cluster","resource":"BCS-K8S-001","role":"viewer"}]}}"#
         #expect(try await call(.POST, "/bcsapi/v4/usermanager/v1/permissions", body: grant).code == 0)
         // Decisions are cached for 2 s, so the grant takes effect within that (the project allows 5 s).
-        try await eventually(within: .seconds(5)) { try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces", token: plain).status == 200 }
+        try await eventually(within: .seconds(8)) { try await call(.GET, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces", token: plain).status == 200 }
         #expect(try await call(.POST, "/tunnels/clusters/BCS-K8S-001/api/v1/namespaces/default/configmaps", token: plain, body: "{}").status == 403, "viewer may not write")
 
         // Every proxied request is audited; the audit also feeds per-cluster request metrics.
@@ -114,7 +115,7 @@ struct GatewayProxyTests {
         func status() async throws -> [String: Any]? {
             try await gateway.call(.GET, "/gateway/v1/clusters").list.first { $0["cluster_id"] as? String == "BCS-K8S-002" }
         }
-        try await eventually { try await status()?["state"] as? String == "Degraded" }
+        try await eventually(within: .seconds(30)) { try await status()?["state"] as? String == "Degraded" }
         let degraded = try #require(try await status())
         #expect((degraded["reason"] as? String)?.contains("127.0.0.1:\(closed)") == true, "\(degraded)")
         #expect(degraded["preferred_address"] as? String == "https://127.0.0.1:\(upstream.port)")
@@ -123,7 +124,7 @@ struct GatewayProxyTests {
         #expect(try await gateway.call(.GET, "/gateway/v1/clusters", token: nil).status == 401)
 
         await upstream.stop()
-        try await eventually { try await status()?["state"] as? String == "Unreachable" }
+        try await eventually(within: .seconds(30)) { try await status()?["state"] as? String == "Unreachable" }
         let down = try await gateway.call(.GET, "/tunnels/clusters/BCS-K8S-002/api/v1/namespaces")
         #expect(down.status == 502 && down.json?["kind"] as? String == "Status", "\(down.body)")
         #expect(try await gateway.serve.get("/metrics").body.contains("bcs_gateway_cluster_up{cluster=\"BCS-K8S-002\"} 0"))

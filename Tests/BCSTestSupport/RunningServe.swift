@@ -96,11 +96,13 @@ extension RunningServe {
 }
 
 /// Polls `condition` until it holds, recording an issue if it never does within `limit`.
-public func eventually(within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+public func eventually(
+    within limit: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return }
         try await Task.sleep(for: .milliseconds(50))
     }
-    Issue.record("condition not met within \(limit)")
+    Issue.record("condition not met within \(limit)", sourceLocation: sourceLocation)
 }

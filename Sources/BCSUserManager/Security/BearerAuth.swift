@@ -18,12 +18,7 @@ struct BearerAuth: Sendable {
     let box: SecretBox
 
     /// The bearer token of `request`, or nil.
-    static func token(of request: Request) -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0] == "Bearer", !parts[1].isEmpty, parts[1].utf8.count <= 512 else { return nil }
-        return String(parts[1])
-    }
+    static func token(of request: Request) -> String? { request.bearerToken }
 
     /// The user behind a token, if it exists (expired or not).
     func user(forToken token: String) async throws -> UserRecord? {
