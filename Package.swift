@@ -91,6 +91,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BCSKube",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BCSGateway",
             dependencies: [
                 "BCSCore",
@@ -178,6 +188,7 @@ let package = Package(
             name: "BCSCoreTests",
             dependencies: [
                 "BCSCore",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -232,6 +243,11 @@ let package = Package(
         .testTarget(
             name: "BCSMongoTests",
             dependencies: ["BCSMongo", "CLibMongoC", "BCSTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BCSKubeTests",
+            dependencies: ["BCSKube"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,148 @@
+import NIOCore
+
+/// Joins two channels on the same event loop so bytes read from one are written to the other.
+///
+/// Used once an HTTP upgrade (exec, attach, port-forward, the agent tunnel) has switched
+/// protocols: from then on the proxy must not re-frame anything. Backpressure is NIO's own: a side
+/// only reads while its partner is writable. Half-close travels across (kubectl closing stdin
+/// shuts the write side of the other connection), so both channels need
+/// `ChannelOptions.allowRemoteHalfClosure` set.
+public enum ChannelSplice {
+    /// Installs the pair of handlers; both channels must share one event loop, and this must run on it.
+    ///
+    /// `onFinished` runs once, after both channels have closed, with the bytes each side read.
+    public static func join(
+        _ first: any Channel, _ second: any Channel,
+        onFinished: @escaping @Sendable (_ firstRead: Int, _ secondRead: Int) -> Void = { _, _ in }
+    ) throws {
+        precondition(first.eventLoop === second.eventLoop, "spliced channels must share an event loop")
+        first.eventLoop.preconditionInEventLoop()
+        let tally = SpliceTally(onFinished: onFinished)
+        let (a, b) = SpliceHandler.matchedPair(tally: tally)
+        try first.pipeline.syncOperations.addHandler(a)
+        try second.pipeline.syncOperations.addHandler(b)
+    }
+}
+
+/// Counts what each side read and reports once both have closed. Lives on one event loop.
+final class SpliceTally {
+    var read = [0, 0]
+    var closed = 0
+    let onFinished: @Sendable (Int, Int) -> Void
+    init(onFinished: @escaping @Sendable (Int, Int) -> Void) { self.onFinished = onFinished }
+
+    func sideClosed() {
+        closed += 1
+        if closed == 2 { onFinished(read[0], read[1]) }
+    }
+}
+
+/// One half of a splice, after swift-nio-examples' GlueHandler, with half-close and byte counts.
+final class SpliceHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var partner: SpliceHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var finished = false
+    private let side: Int
+    private let tally: SpliceTally
+
+    private init(side: Int, tally: SpliceTally) {
+        self.side = side
+        self.tally = tally
+    }
+
+    static func matchedPair(tally: SpliceTally) -> (SpliceHandler, SpliceHandler) {
+        let first = SpliceHandler(side: 0, tally: tally)
+        let second = SpliceHandler(side: 1, tally: tally)
+        first.partner = second
+        second.partner = first
+        return (first, second)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // A channel that closed before the splice was installed never fires channelInactive here.
+        if !context.channel.isActive { finish() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        partner = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        tally.read[side] += buffer.readableBytes
+        partner?.partnerWrite(buffer)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.partnerFlush()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        partner?.partnerClose()
+        finish()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            partner?.partnerWriteEOF()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        partner?.partnerClose()
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { partner?.partnerBecameWritable() }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let partner, partner.partnerWritable {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        tally.sideClosed()
+    }
+
+    private func partnerWrite(_ buffer: ByteBuffer) {
+        context?.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func partnerFlush() {
+        context?.flush()
+    }
+
+    private func partnerWriteEOF() {
+        context?.close(mode: .output, promise: nil)
+    }
+
+    private func partnerClose() {
+        context?.close(promise: nil)
+    }
+
+    private func partnerBecameWritable() {
+        if pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+
+    private var partnerWritable: Bool {
+        context?.channel.isWritable ?? false
+    }
+}
