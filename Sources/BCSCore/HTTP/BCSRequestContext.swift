@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// The request context of every route served by `bcs serve`.
 ///
@@ -6,9 +7,12 @@ import Hummingbird
 /// context's own `maxUploadSize` only bounds Hummingbird's generic decoding helpers.
 public struct BCSRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The connection the request arrived on; an upgrade route takes it over (`ConnectionTakeover`).
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     public var maxUploadSize: Int { 4 << 20 }
