@@ -3,28 +3,71 @@ import Hummingbird
 import Logging
 import Metrics
 import NIOCore
+import ServiceLifecycle
 
-/// One audit record per proxied request: who, which cluster, verb, path, status, bytes, latency.
+/// One audit record per proxied request or upgraded session: who, which cluster, verb, path,
+/// status, bytes each way, duration.
 ///
-/// Records go through swift-log under the label `bcs.audit` (so they follow `--log-format` and can be
-/// routed apart) once the response body has been relayed — counting bytes as they pass, never
-/// buffering or delaying them. Query strings are left out: they can carry tokens.
+/// Records are queued (bounded, 10,000) and written by `AuditWriter` under the log label
+/// `bcs.audit`, so a slow log sink never delays the data path; a full queue drops the record and
+/// counts it in `bcs_gateway_audit_dropped_total`. Query strings are left out: they can carry tokens.
 struct AuditLog: Sendable {
-    let logger = Logger(label: "bcs.audit")
+    struct Record: Sendable {
+        let user: String
+        let cluster: String
+        let verb: String
+        let path: String
+        let status: Int
+        let bytesIn: Int
+        let bytesOut: Int
+        let milliseconds: Int
+        let upgraded: Bool
+    }
 
-    func record(user: String, cluster: String, verb: String, path: String, status: Int, bytes: Int, started: ContinuousClock.Instant) {
+    static let capacity = 10_000
+    let records: AsyncStream<Record>
+    private let continuation: AsyncStream<Record>.Continuation
+    private let dropped = Counter(label: "bcs_gateway_audit_dropped_total")
+
+    init() {
+        (records, continuation) = AsyncStream.makeStream(of: Record.self, bufferingPolicy: .bufferingOldest(Self.capacity))
+    }
+
+    func record(user: String, cluster: String, verb: String, path: String, status: Int, bytes: Int, bytesIn: Int = 0,
+                started: ContinuousClock.Instant, upgraded: Bool = false) {
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info("proxied", metadata: [
-            "user": "\(user)", "cluster": "\(cluster)", "verb": "\(verb)", "path": "\(path)",
-            "status": "\(status)", "bytes": "\(bytes)", "latency_ms": "\(Int(ms.rounded()))",
-        ])
         Counter(label: "bcs_gateway_requests_total", dimensions: [("cluster", cluster), ("code", String(status))]).increment()
+        let record = Record(user: user, cluster: cluster, verb: verb, path: path, status: status, bytesIn: bytesIn, bytesOut: bytes,
+                            milliseconds: Int(ms.rounded()), upgraded: upgraded)
+        if case .dropped = continuation.yield(record) { dropped.increment() }
     }
+
+    func finish() { continuation.finish() }
 
     /// Wraps a response body so its bytes are counted and the record written when it ends.
     func counting<Body: AsyncSequence & Sendable>(_ body: Body, onEnd: @escaping @Sendable (Int) -> Void) -> CountingBody<Body> where Body.Element == ByteBuffer {
         CountingBody(base: body, onEnd: onEnd)
+    }
+}
+
+/// Writes queued audit records to the `bcs.audit` log until shutdown, then drains what is left.
+struct AuditWriter: Service {
+    let audit: AuditLog
+    let logger = Logger(label: "bcs.audit")
+
+    func run() async {
+        await withGracefulShutdownHandler {
+            for await record in audit.records {
+                logger.info(record.upgraded ? "session" : "proxied", metadata: [
+                    "user": "\(record.user)", "cluster": "\(record.cluster)", "verb": "\(record.verb)", "path": "\(record.path)",
+                    "status": "\(record.status)", "bytes_in": "\(record.bytesIn)", "bytes": "\(record.bytesOut)",
+                    "latency_ms": "\(record.milliseconds)",
+                ])
+            }
+        } onGracefulShutdown: {
+            audit.finish()
+        }
     }
 }
 

@@ -36,6 +36,7 @@ actor ClusterActor {
     private(set) var credentials: ClusterCredentials
     private var client: HTTPClient?
     private var clientCA: String?
+    private var upgradeTLS: (ca: String, context: NIOSSLContext)?
     private var preferred = 0
     private(set) var health: ClusterHealth = .unknown
     private(set) var healthReason = "not probed yet"
@@ -87,6 +88,20 @@ actor ClusterActor {
             if let old { Task { try? await old.shutdown() } }
         }
         return (addressOrder, credentials.serviceAccountToken, client!)
+    }
+
+    /// What an upgrade request needs: addresses, token, and a TLS context trusting the cluster's CA.
+    func upgradeUpstream() throws -> (addresses: [String], token: String, tls: NIOSSLContext) {
+        if upgradeTLS?.ca != credentials.caCertPEM {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(credentials.caCertPEM.utf8)))
+                upgradeTLS = (credentials.caCertPEM, try NIOSSLContext(configuration: tls))
+            } catch {
+                throw KubeStatus.badGateway("cluster \(clusterID): the reported CA certificate cannot be used: \(error)")
+            }
+        }
+        return (addressOrder, credentials.serviceAccountToken, upgradeTLS!.context)
     }
 
     /// Probes `/readyz` on each reported address and records the cluster's health.

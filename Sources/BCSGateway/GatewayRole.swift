@@ -15,10 +15,14 @@ public struct GatewayRole: RoleModule {
     let access: AccessControl?
     let feed: CredentialFeed
     let probeInterval: Duration
+    let impersonate: Bool
+    let audit = AuditLog()
     let logger: Logger
 
     public static let settings: [SettingSpec] = [
         SettingSpec("gateway-probe-interval", default: "30", "Seconds between /readyz probes of every cluster's apiserver."),
+        SettingSpec("impersonate", default: "false",
+                    "Forward non-admin users with Impersonate-User/Impersonate-Group so each cluster's RBAC applies (the cluster's token must be allowed to impersonate)."),
     ]
 
     public init(context: RoleContext, access: AccessControl?, feed: CredentialFeed) throws {
@@ -26,6 +30,11 @@ public struct GatewayRole: RoleModule {
         guard let seconds = Double(raw), seconds > 0 else {
             throw ConfigurationError("--gateway-probe-interval must be a positive number, not \"\(raw)\"")
         }
+        let impersonate = context.settings.string("impersonate", default: "false").lowercased()
+        guard ["true", "false", "1", "0", "yes", "no"].contains(impersonate) else {
+            throw ConfigurationError("--impersonate must be true or false, not \"\(impersonate)\"")
+        }
+        self.impersonate = ["true", "1", "yes"].contains(impersonate)
         self.access = access
         self.feed = feed
         self.probeInterval = .milliseconds(Int64(seconds * 1000))
@@ -33,13 +42,14 @@ public struct GatewayRole: RoleModule {
     }
 
     public func addRoutes(to router: Router<BCSRequestContext>) {
-        KubeProxy(registry: registry, access: access).addRoutes(to: router)
+        KubeProxy(registry: registry, access: access, audit: audit, impersonate: impersonate).addRoutes(to: router)
         ClusterStatusController(registry: registry, access: access).addRoutes(to: router)
     }
 
     public var backgroundServices: [BackgroundService] {
-        let (registry, access, feed, logger, interval) = (self.registry, self.access, self.feed, self.logger, self.probeInterval)
+        let (registry, access, feed, logger, interval, audit) = (self.registry, self.access, self.feed, self.logger, self.probeInterval, self.audit)
         return [
+            BackgroundService(name: "gateway-audit-writer", role: Role.gateway.rawValue) { AuditWriter(audit: audit) },
             BackgroundService(name: "gateway-cluster-registry", role: Role.gateway.rawValue) {
                 ClusterRegistryFeeder(registry: registry, access: access, feed: feed, logger: logger)
             },

@@ -11,13 +11,16 @@ import HTTPTypes
 ///
 /// Each request is authorised for its cluster and verb before it leaves; the caller's
 /// `Authorization` is replaced by the cluster's service-account token; request and response
-/// bodies stream through without buffering (a watch is relayed chunk by chunk). Errors are
-/// Kubernetes `Status` objects.
+/// bodies stream through without buffering (a watch is relayed chunk by chunk). Upgrade requests
+/// (exec, attach, port-forward) are relayed byte for byte after the apiserver's 101
+/// (`KubeProxy+Upgrade.swift`). Errors are Kubernetes `Status` objects.
 struct KubeProxy: Sendable {
     let registry: ClusterRegistry
     let access: AccessControl?
-    let audit = AuditLog()
+    let audit: AuditLog
     let decisions = DecisionCache()
+    /// Forward non-admin users with `Impersonate-User`/`Impersonate-Group` so the cluster's RBAC applies.
+    let impersonate: Bool
 
     /// Hop-by-hop headers (RFC 9110 §7.6.1) and the caller's credentials never travel upstream.
     static let droppedRequestHeaders: Set<String> = [
@@ -25,6 +28,23 @@ struct KubeProxy: Sendable {
         "proxy-authorization", "impersonate-user", "impersonate-group", "impersonate-uid",
     ]
     static let droppedResponseHeaders: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]
+    /// The group every impersonated BCS user is forwarded with (besides `system:authenticated`).
+    static let impersonationGroup = "bcs:users"
+
+    /// A request on its way to a cluster, once its path has been checked.
+    struct Target {
+        let clusterID: String
+        /// The path below the cluster prefix, starting with `/` (or empty).
+        let subPath: String
+        let query: String?
+        var upstreamURI: String { (subPath.isEmpty ? "/" : subPath) + (query.map { "?\($0)" } ?? "") }
+    }
+
+    /// Who is asking, as the access decision established.
+    struct Caller {
+        let user: String
+        let admin: Bool
+    }
 
     func addRoutes(to router: Router<BCSRequestContext>) {
         for prefix in ["tunnels/clusters", "clusters"] {
@@ -37,48 +57,30 @@ struct KubeProxy: Sendable {
     }
 
     func proxy(_ request: Request, context: BCSRequestContext, prefix: String) async throws -> Response {
-        guard let clusterID = context.parameters.get("cluster_id"), !clusterID.isEmpty else { throw KubeStatus.badRequest("no cluster id in the path") }
-        let path = request.uri.path
-        let subPath = String(path.dropFirst(prefix.count + clusterID.count))
-        let segments = subPath.split(separator: "/", omittingEmptySubsequences: false)
-        if segments.contains(where: { $0 == ".." || $0 == "." || $0.lowercased().contains("%2e%2e") || $0.contains("%2f") || $0.contains("%2F") }) {
-            throw KubeStatus.badRequest("the path may not leave /\(prefix)\(clusterID)/")
-        }
-        guard let access else {
-            throw KubeStatus.unavailable("this gateway authorises requests with a co-hosted usermanager role; run --roles gateway,usermanager")
-        }
-        let token = request.bearerToken
         let started = ContinuousClock.now
-        let user: String
-        let verb = request.method.rawValue
-        let decision = try await decisions.decision(token: token, cluster: clusterID, verb: verb) {
-            try await access.decide(token: token, resourceType: "cluster", resource: clusterID, action: verb)
+        let target = try Self.target(of: request, context: context, prefix: prefix)
+        let upgrade = Self.isUpgrade(request.headers)
+        let caller = try await authorize(request, target: target, action: Self.permissionAction(request.method, subPath: target.subPath, upgrade: upgrade), started: started)
+        guard let cluster = await registry.actor(for: target.clusterID) else {
+            throw KubeStatus.notFound("cluster \(target.clusterID) has no reported credentials (is its kube-agent running?)")
         }
-        switch decision {
-        case .unauthenticated(let why):
-            audit.record(user: "-", cluster: clusterID, verb: request.method.rawValue, path: subPath, status: 401, bytes: 0, started: started)
-            throw KubeStatus.unauthorized(why)
-        case .forbidden(let why):
-            audit.record(user: "-", cluster: clusterID, verb: request.method.rawValue, path: subPath, status: 403, bytes: 0, started: started)
-            throw KubeStatus.forbidden(why)
-        case .allowed(let name): user = name
-        }
-        guard let cluster = await registry.actor(for: clusterID) else {
-            throw KubeStatus.notFound("cluster \(clusterID) has no reported credentials (is its kube-agent running?)")
+        if upgrade {
+            return try await proxyUpgrade(request, context: context, target: target, caller: caller, cluster: cluster, started: started)
         }
         let upstream = try await cluster.upstream()
-        guard !upstream.addresses.isEmpty else { throw KubeStatus.badGateway("cluster \(clusterID) reported no apiserver address") }
+        guard !upstream.addresses.isEmpty else { throw KubeStatus.badGateway("cluster \(target.clusterID) reported no apiserver address") }
         // A request with a body streams it once, so only body-less requests can fail over.
         let hasBody = request.method != .get && request.method != .head && request.method != .options && request.method != .delete
         let candidates = hasBody ? [upstream.addresses[0]] : upstream.addresses
         var failures: [String] = []
         for address in candidates {
-            var outbound = HTTPClientRequest(url: address.trimmingSlash + (subPath.isEmpty ? "/" : subPath) + (request.uri.query.map { "?\($0)" } ?? ""))
+            var outbound = HTTPClientRequest(url: address.trimmingSlash + target.upstreamURI)
             outbound.method = HTTPMethod(rawValue: request.method.rawValue)
             for field in request.headers where !Self.droppedRequestHeaders.contains(field.name.canonicalName) {
                 outbound.headers.add(name: field.name.rawName, value: field.value)
             }
             outbound.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(upstream.token)")
+            addIdentity(of: caller, from: request.headers, to: &outbound.headers)
             if hasBody {
                 let length = request.headers[.contentLength].flatMap(Int.init)
                 outbound.body = .stream(request.body, length: length.map { .known(Int64($0)) } ?? .unknown)
@@ -91,15 +93,97 @@ struct KubeProxy: Sendable {
                 continue
             }
             if address != upstream.addresses[0] { await cluster.markGood(address) }
-            let (audit, verb, status) = (self.audit, request.method.rawValue, Int(response.status.code))
+            let (audit, verb, status, clusterID, path) = (self.audit, request.method.rawValue, Int(response.status.code), target.clusterID, target.subPath)
             return Self.relay(response) { body in
                 audit.counting(body) { bytes in
-                    audit.record(user: user, cluster: clusterID, verb: verb, path: subPath, status: status, bytes: bytes, started: started)
+                    audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: bytes, started: started)
                 }
             }
         }
-        audit.record(user: user, cluster: clusterID, verb: request.method.rawValue, path: subPath, status: 502, bytes: 0, started: started)
-        throw KubeStatus.badGateway("cluster \(clusterID): no apiserver address could be reached (\(failures.joined(separator: "; ")))")
+        audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath, status: 502, bytes: 0, started: started)
+        throw KubeStatus.badGateway("cluster \(target.clusterID): no apiserver address could be reached (\(failures.joined(separator: "; ")))")
+    }
+
+    /// The cluster and the path below its prefix; a path that tries to leave the prefix is refused.
+    static func target(of request: Request, context: BCSRequestContext, prefix: String) throws -> Target {
+        guard let clusterID = context.parameters.get("cluster_id"), !clusterID.isEmpty else { throw KubeStatus.badRequest("no cluster id in the path") }
+        let path = request.uri.path
+        let subPath = String(path.dropFirst(prefix.count + clusterID.count))
+        let segments = subPath.split(separator: "/", omittingEmptySubsequences: false)
+        if segments.contains(where: { segment in
+            let lower = segment.lowercased()
+            return segment == ".." || segment == "." || lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%25")
+                || segment.contains("\\")
+        }) {
+            throw KubeStatus.badRequest("the path may not leave \(prefix)\(clusterID)/")
+        }
+        return Target(clusterID: clusterID, subPath: subPath, query: request.uri.query)
+    }
+
+    /// Whether the request asks to switch protocols (`Connection: Upgrade` with an `Upgrade` header).
+    static func isUpgrade(_ headers: HTTPFields) -> Bool {
+        guard headers[.upgrade] != nil else { return false }
+        return headers[values: .connection].contains { value in
+            value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "upgrade" }
+        }
+    }
+
+    /// The verb a permission is checked for: an exec, attach or port-forward is a `create` (POST)
+    /// whatever method carries it (WebSocket upgrades arrive as GET).
+    static func permissionAction(_ method: HTTPRequest.Method, subPath: String, upgrade: Bool) -> String {
+        if upgrade { return "POST" }
+        let last = subPath.split(separator: "/").last.map(String.init) ?? ""
+        if ["exec", "attach", "portforward", "proxy"].contains(last), subPath.contains("/pods/") || subPath.contains("/services/") || subPath.contains("/nodes/") {
+            return "POST"
+        }
+        return method.rawValue
+    }
+
+    /// Authenticates the bearer token and checks the permission; refusals are audited and thrown as `Status`.
+    func authorize(_ request: Request, target: Target, action: String, started: ContinuousClock.Instant) async throws -> Caller {
+        guard let access else {
+            throw KubeStatus.unavailable("this gateway has no access to the user-manager's data; it needs the usermanager secret and MongoDB")
+        }
+        let token = request.bearerToken
+        let decision = try await decisions.decision(token: token, cluster: target.clusterID, verb: action) {
+            try await access.decide(token: token, resourceType: "cluster", resource: target.clusterID, action: action)
+        }
+        switch decision {
+        case .unauthenticated(let why):
+            audit.record(user: "-", cluster: target.clusterID, verb: action, path: target.subPath, status: 401, bytes: 0, started: started)
+            throw KubeStatus.unauthorized(why)
+        case .forbidden(let why):
+            audit.record(user: "-", cluster: target.clusterID, verb: action, path: target.subPath, status: 403, bytes: 0, started: started)
+            throw KubeStatus.forbidden(why)
+        case .allowed(let name, let admin):
+            if !admin, request.headers.contains(where: { $0.name.canonicalName.hasPrefix("impersonate-") }) {
+                audit.record(user: name, cluster: target.clusterID, verb: action, path: target.subPath, status: 403, bytes: 0, started: started)
+                throw KubeStatus.forbidden("user \(name) may not impersonate other users through the gateway (Impersonate-* headers need an admin token)")
+            }
+            return Caller(user: name, admin: admin)
+        }
+    }
+
+    /// Admins keep their own `Impersonate-*` headers (kubectl `--as`); with `--impersonate`, other
+    /// users are forwarded as themselves so the cluster's RBAC decides.
+    func addIdentity(of caller: Caller, from headers: HTTPFields, to outbound: inout HTTPHeaders) {
+        if caller.admin {
+            for field in headers where field.name.canonicalName.hasPrefix("impersonate-") {
+                outbound.add(name: field.name.rawName, value: field.value)
+            }
+        } else if impersonate {
+            outbound.add(name: "Impersonate-User", value: Self.impersonatedName(caller.user))
+            outbound.add(name: "Impersonate-Group", value: Self.impersonationGroup)
+            outbound.add(name: "Impersonate-Group", value: "system:authenticated")
+        }
+    }
+
+    /// BCS forwards the user name with its first `:` replaced by `.` (so no name poses as `system:…`).
+    static func impersonatedName(_ user: String) -> String {
+        guard let colon = user.firstIndex(of: ":") else { return user }
+        var name = user
+        name.replaceSubrange(colon...colon, with: ".")
+        return name
     }
 
     private static func relay<Body: AsyncSequence & Sendable>(
@@ -112,4 +196,3 @@ struct KubeProxy: Sendable {
         return Response(status: .init(code: Int(response.status.code)), headers: headers, body: ResponseBody(asyncSequence: wrap(response.body)))
     }
 }
-

@@ -8,19 +8,26 @@ import NIOCore
 /// shuts the write side of the other connection), so both channels need
 /// `ChannelOptions.allowRemoteHalfClosure` set.
 public enum ChannelSplice {
-    /// Installs the pair of handlers; both channels must share one event loop, and this must run on it.
+    /// Installs the pair of handlers at the end of both pipelines; this must run on their event loop.
     ///
     /// `onFinished` runs once, after both channels have closed, with the bytes each side read.
     public static func join(
         _ first: any Channel, _ second: any Channel,
         onFinished: @escaping @Sendable (_ firstRead: Int, _ secondRead: Int) -> Void = { _, _ in }
     ) throws {
-        precondition(first.eventLoop === second.eventLoop, "spliced channels must share an event loop")
-        first.eventLoop.preconditionInEventLoop()
-        let tally = SpliceTally(onFinished: onFinished)
-        let (a, b) = SpliceHandler.matchedPair(tally: tally)
+        let (a, b) = pair(first, second, onFinished: onFinished)
         try first.pipeline.syncOperations.addHandler(a)
         try second.pipeline.syncOperations.addHandler(b)
+    }
+
+    /// The two handlers of a splice, for callers that must place them in their pipelines themselves.
+    public static func pair(
+        _ first: any Channel, _ second: any Channel,
+        onFinished: @escaping @Sendable (_ firstRead: Int, _ secondRead: Int) -> Void = { _, _ in }
+    ) -> (SpliceHandler, SpliceHandler) {
+        precondition(first.eventLoop === second.eventLoop, "spliced channels must share an event loop")
+        first.eventLoop.preconditionInEventLoop()
+        return SpliceHandler.matchedPair(tally: SpliceTally(onFinished: onFinished))
     }
 }
 
@@ -38,10 +45,10 @@ final class SpliceTally {
 }
 
 /// One half of a splice, after swift-nio-examples' GlueHandler, with half-close and byte counts.
-final class SpliceHandler: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+public final class SpliceHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
 
     private var partner: SpliceHandler?
     private var context: ChannelHandlerContext?
@@ -63,49 +70,49 @@ final class SpliceHandler: ChannelDuplexHandler {
         return (first, second)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         // A channel that closed before the splice was installed never fires channelInactive here.
         if !context.channel.isActive { finish() }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         partner = nil
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         tally.read[side] += buffer.readableBytes
         partner?.partnerWrite(buffer)
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    public func channelReadComplete(context: ChannelHandlerContext) {
         partner?.partnerFlush()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         partner?.partnerClose()
         finish()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             partner?.partnerWriteEOF()
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         partner?.partnerClose()
         context.close(promise: nil)
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { partner?.partnerBecameWritable() }
     }
 
-    func read(context: ChannelHandlerContext) {
+    public func read(context: ChannelHandlerContext) {
         if let partner, partner.partnerWritable {
             context.read()
         } else {

@@ -5,7 +5,8 @@
 /// grant naming the cluster or `*` whose role lists the verb — `manager` or `viewer` for GET).
 public struct AccessControl: Sendable {
     public enum Decision: Sendable, Equatable {
-        case allowed(user: String)
+        /// `admin` users may use everything, including `Impersonate-*` headers of their own.
+        case allowed(user: String, admin: Bool)
         /// No token, an unknown token or an expired one (401).
         case unauthenticated(String)
         /// A valid user without the permission (403).
@@ -20,7 +21,7 @@ public struct AccessControl: Sendable {
         guard let user = try await services.auth.user(forToken: token) else { return .unauthenticated("the bearer token is not valid") }
         if user.isExpired() { return .unauthenticated("the bearer token has expired") }
         let result = try await PermissionDecision.decide(token: token, resourceType: resourceType, resource: resource, action: action, services: services)
-        return result.allowed ? .allowed(user: user.name) : .forbidden("user \(user.name) may not \(action) \(resourceType) \(resource)")
+        return result.allowed ? .allowed(user: user.name, admin: user.type == .admin) : .forbidden("user \(user.name) may not \(action) \(resourceType) \(resource)")
     }
 
     /// Every cluster's current credentials, for a gateway starting up (later changes come from the feed).
