@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import BCSCore
+import Foundation
 import BCSUserManager
 import Hummingbird
 import Logging
@@ -18,14 +20,28 @@ public struct GatewayRole: RoleModule {
     let impersonate: Bool
     let audit = AuditLog()
     let logger: Logger
+    let forwarder: RoleForwarder
+    let kubeconfigs: KubeconfigController
+    let extraServices: [BackgroundService]
 
     public static let settings: [SettingSpec] = [
         SettingSpec("gateway-probe-interval", default: "30", "Seconds between /readyz probes of every cluster's apiserver."),
+        SettingSpec("usermanager-url", default: nil,
+                    "Gateway without the usermanager role: base URL of a user-manager process (e.g. http://usermanager:8080) for /bcsapi/v4/usermanager/."),
+        SettingSpec("storage-url", default: nil,
+                    "Gateway without the storage role: base URL of a storage process (e.g. http://storage:8080) for /bcsapi/v4/storage/."),
+        SettingSpec("kubeconfig-server", default: nil,
+                    "The gateway's public base URL written into kubeconfigs (default: the scheme and Host of the request)."),
+        SettingSpec("kubeconfig-ca-file", default: nil,
+                    "PEM CA written into kubeconfigs (default: the gateway's --tls-cert)."),
         SettingSpec("impersonate", default: "false",
                     "Forward non-admin users with Impersonate-User/Impersonate-Group so each cluster's RBAC applies (the cluster's token must be allowed to impersonate)."),
     ]
 
-    public init(context: RoleContext, access: AccessControl?, feed: CredentialFeed) throws {
+    /// `coHosted` are the roles of this process; `extraServices` run under the gateway's supervisor
+    /// (the credential watcher when the user-manager runs elsewhere).
+    public init(context: RoleContext, access: AccessControl?, feed: CredentialFeed, coHosted: [Role] = Role.allCases,
+                extraServices: [BackgroundService] = []) throws {
         let raw = context.settings.string("gateway-probe-interval", default: "30")
         guard let seconds = Double(raw), seconds > 0 else {
             throw ConfigurationError("--gateway-probe-interval must be a positive number, not \"\(raw)\"")
@@ -37,6 +53,37 @@ public struct GatewayRole: RoleModule {
         self.impersonate = ["true", "1", "yes"].contains(impersonate)
         self.access = access
         self.feed = feed
+        self.extraServices = extraServices
+        func url(_ key: String) throws -> String? {
+            guard let value = context.settings.optionalString(key) else { return nil }
+            guard let parsed = URL(string: value), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw ConfigurationError("--\(key) must be an http:// or https:// URL, not \"\(value)\"")
+            }
+            return value
+        }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(60)),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64), decompression: .disabled))
+        var routes: [RoleForwarder.Route] = []
+        if !coHosted.contains(.usermanager) {
+            routes.append(.init(publicPrefix: "/bcsapi/v4/usermanager/", rolePrefix: "/usermanager/", baseURL: try url("usermanager-url"),
+                                setting: "usermanager-url", role: "usermanager"))
+        }
+        if !coHosted.contains(.storage) {
+            routes.append(.init(publicPrefix: "/bcsapi/v4/storage/", rolePrefix: "/bcsstorage/v1/", baseURL: try url("storage-url"),
+                                setting: "storage-url", role: "storage"))
+        }
+        forwarder = RoleForwarder(routes: routes, client: client)
+        let tlsCert = context.settings.optionalString("tls-cert")
+        let caFile = context.settings.optionalString("kubeconfig-ca-file") ?? tlsCert
+        var caPEM: String?
+        if let caFile {
+            guard let text = try? String(contentsOfFile: caFile, encoding: .utf8) else {
+                throw ConfigurationError("cannot read \(caFile) for the kubeconfig CA")
+            }
+            caPEM = text
+        }
+        kubeconfigs = KubeconfigController(access: access, serverURL: try url("kubeconfig-server"), caPEM: caPEM, tls: tlsCert != nil)
         self.probeInterval = .milliseconds(Int64(seconds * 1000))
         self.logger = context.logger
     }
@@ -44,12 +91,15 @@ public struct GatewayRole: RoleModule {
     public func addRoutes(to router: Router<BCSRequestContext>) {
         KubeProxy(registry: registry, access: access, audit: audit, impersonate: impersonate).addRoutes(to: router)
         ClusterStatusController(registry: registry, access: access).addRoutes(to: router)
+        kubeconfigs.addRoutes(to: router)
+        forwarder.addRoutes(to: router)
     }
 
     public var backgroundServices: [BackgroundService] {
         let (registry, access, feed, logger, interval, audit) = (self.registry, self.access, self.feed, self.logger, self.probeInterval, self.audit)
         return [
             BackgroundService(name: "gateway-audit-writer", role: Role.gateway.rawValue) { AuditWriter(audit: audit) },
+        ] + extraServices + [
             BackgroundService(name: "gateway-cluster-registry", role: Role.gateway.rawValue) {
                 ClusterRegistryFeeder(registry: registry, access: access, feed: feed, logger: logger)
             },

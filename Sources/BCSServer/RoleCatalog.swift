@@ -27,14 +27,21 @@ enum RoleCatalog {
     }
 
     /// Builds the module for `role`; nil while a role has no module of its own yet.
-    static func module(for role: Role, context: RoleContext, links: Links = Links()) throws -> (any RoleModule)? {
+    static func module(for role: Role, context: RoleContext, links: Links = Links(), coHosted: [Role] = Role.allCases) throws -> (any RoleModule)? {
         switch role {
         case .storage: return try StorageRole(context: context)
         case .usermanager:
             let module = try UserManagerRole(context: context, feed: links.credentialFeed)
             links.access = module.accessControl
             return module
-        case .gateway: return try GatewayRole(context: context, access: links.access, feed: links.credentialFeed)
+        case .gateway:
+            if let access = links.access {
+                return try GatewayRole(context: context, access: access, feed: links.credentialFeed, coHosted: coHosted)
+            }
+            // The user-manager runs elsewhere: read its data from the shared MongoDB.
+            let shared = try SharedDatabaseAccess(context: context, feed: links.credentialFeed)
+            let watcher = BackgroundService(name: "gateway-credential-watcher", role: Role.gateway.rawValue) { shared.credentialWatcher }
+            return try GatewayRole(context: context, access: shared.access, feed: links.credentialFeed, coHosted: coHosted, extraServices: [watcher])
         }
     }
 }

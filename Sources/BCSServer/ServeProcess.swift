@@ -43,7 +43,7 @@ public struct ServeProcess: Sendable {
 
         let context = RoleContext(mongo: mongo, database: mongo.database(configuration.database), settings: configuration.layers, logger: logger)
         let links = RoleCatalog.Links()
-        let modules = try configuration.roles.compactMap { try RoleCatalog.module(for: $0, context: context, links: links) }
+        let modules = try configuration.roles.compactMap { try RoleCatalog.module(for: $0, context: context, links: links, coHosted: configuration.roles) }
 
         let router = Router(context: BCSRequestContext.self)
         router.addMiddleware {

@@ -94,6 +94,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("gateway-probe-interval"), help: ArgumentHelp("gateway: seconds between /readyz probes of every cluster's apiserver. [env: BCS_GATEWAY_PROBE_INTERVAL] (default: 30)", valueName: "seconds"))
     var gatewayProbeInterval: String?
 
+    @Option(name: .customLong("usermanager-url"), help: ArgumentHelp("gateway without the usermanager role: base URL of a user-manager process for /bcsapi/v4/usermanager/. [env: BCS_USERMANAGER_URL]", valueName: "url"))
+    var usermanagerURL: String?
+
+    @Option(name: .customLong("storage-url"), help: ArgumentHelp("gateway without the storage role: base URL of a storage process for /bcsapi/v4/storage/. [env: BCS_STORAGE_URL]", valueName: "url"))
+    var storageURL: String?
+
+    @Option(name: .customLong("kubeconfig-server"), help: ArgumentHelp("gateway: public base URL written into kubeconfigs (default: scheme and Host of the request). [env: BCS_KUBECONFIG_SERVER]", valueName: "url"))
+    var kubeconfigServer: String?
+
+    @Option(name: .customLong("kubeconfig-ca-file"), help: ArgumentHelp("gateway: PEM CA written into kubeconfigs (default: --tls-cert). [env: BCS_KUBECONFIG_CA_FILE]", valueName: "file"))
+    var kubeconfigCAFile: String?
+
+    @Option(name: .customLong("impersonate"), help: ArgumentHelp("gateway: forward non-admin users with Impersonate-User/Group so each cluster's RBAC applies. [env: BCS_IMPERSONATE] (default: false)", valueName: "bool"))
+    var impersonate: String?
+
     @Option(help: ArgumentHelp("YAML file of settings (keys as the flag names). [env: BCS_CONFIG]", valueName: "file"))
     var config: String?
 
@@ -107,7 +122,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("retention-interval", retentionInterval),
             ("secret-key-file", secretKeyFile), ("secret-key", secretKey), ("dev-generate-secret", devGenerateSecret),
             ("bootstrap-admin", bootstrapAdmin), ("credential-poll-interval", credentialPollInterval),
-            ("gateway-probe-interval", gatewayProbeInterval),
+            ("gateway-probe-interval", gatewayProbeInterval), ("usermanager-url", usermanagerURL), ("storage-url", storageURL),
+            ("kubeconfig-server", kubeconfigServer), ("kubeconfig-ca-file", kubeconfigCAFile), ("impersonate", impersonate),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

@@ -42,7 +42,8 @@ final class GatewayHarness: Sendable {
     /// Calls the gateway with curl; returns the parsed JSON body (empty when not JSON) and the status.
     func curl(_ method: String, _ path: String, token: String? = GatewayHarness.admin, body: String? = nil,
               headers: [String] = []) async throws -> (json: [String: Any], code: Int, body: String) {
-        var args = ["-sS", "--cacert", cert, "-X", method, "-w", "\n%{http_code}"]
+        // --path-as-is: send `..` segments as written (tests of path escapes).
+        var args = ["-sS", "--path-as-is", "--cacert", cert, "-X", method, "-w", "\n%{http_code}"]
         if let token { args += ["-H", "Authorization: Bearer \(token)"] }
         if let body { args += ["-H", "Content-Type: application/json", "--data-binary", body] }
         for header in headers { args += ["-H", header] }

@@ -59,4 +59,62 @@ struct GatewayKubectlTests {
         defer { follower.terminate() }
         #expect(try await KubeSimHarness.eventually(timeout: .seconds(15)) { follower.stdout.contains("heartbeat 2 ") }, "\(follower.stdout) \(follower.stderr)")
     }
+
+    /// Permissions, impersonation, the kubeconfig route, path escapes, unknown clusters, a new
+    /// reported token, and a stopped apiserver — through the real gateway with kubectl 1.33.
+    @Test func accessRulesAndFailures() async throws {
+        let version = "1.33"
+        let gateway = try await GatewayHarness(sim: try await KubeSimHarness())
+        try await gateway.registerCluster()
+        let viewer = try await gateway.user("viewer1", role: "viewer")
+
+        // The kubeconfig route: the caller's own token, the gateway's cluster path, the gateway's CA.
+        let fetched = try await gateway.curl("GET", "/bcsapi/v4/usermanager/v1/clusters/\(GatewayHarness.clusterID)/kubeconfig", token: viewer)
+        #expect(fetched.code == 200, "\(fetched.body)")
+        #expect(fetched.body.contains("server: \(gateway.base)/tunnels/clusters/\(GatewayHarness.clusterID)") && fetched.body.contains("token: \(viewer)"))
+        let kubeconfig = try gateway.sim.manifest("viewer-kubeconfig", fetched.body)
+        #expect(try await gateway.curl("GET", "/bcsapi/v4/usermanager/v1/clusters/NO-SUCH/kubeconfig").code == 404)
+        #expect(try await gateway.curl("GET", "/bcsapi/v4/usermanager/v1/clusters/\(GatewayHarness.clusterID)/kubeconfig", token: "wrong").code == 401)
+
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(20)) { try await gateway.kubectl(version, kubeconfig, ["get", "pods"]).status == 0 })
+        #expect(try await gateway.sim.curl("/api/v1/namespaces/default/pods", method: "POST", body: KubectlStreamsTests.pod).code == 201)
+        let read = try await gateway.kubectl(version, kubeconfig, ["get", "pod", "shell", "-o", "name"])
+        #expect(read.stdout == "pod/shell\n", "a viewer reads: \(read.stderr)")
+        let delete = try await gateway.kubectl(version, kubeconfig, ["delete", "pod", "shell"])
+        #expect(delete.status != 0 && delete.stderr.contains("may not DELETE cluster"), "a viewer may not delete: \(delete.stderr)")
+        let exec = try await gateway.kubectl(version, kubeconfig, ["exec", "shell", "--", "echo", "hi"])
+        #expect(exec.status != 0 && exec.stderr.contains("may not POST cluster"), "a viewer may not exec: \(exec.stderr)")
+        let impersonating = try await gateway.kubectl(version, kubeconfig, ["--as=system:admin", "get", "pods"])
+        #expect(impersonating.status != 0 && impersonating.stderr.contains("may not impersonate"), "\(impersonating.stderr)")
+        #expect(try await gateway.sim.curl("/api/v1/namespaces/default/pods/shell").code == 200, "the pod survived the viewer")
+
+        // Paths that try to leave the cluster prefix never reach another route.
+        for escape in ["/tunnels/clusters/\(GatewayHarness.clusterID)/../../../bcsapi/v4/usermanager/v1/clusters",
+                       "/tunnels/clusters/\(GatewayHarness.clusterID)/%2e%2e/%2e%2e/usermanager/v1/clusters",
+                       "/tunnels/clusters/\(GatewayHarness.clusterID)/api%2F..%2F..%2Fusermanager",
+                       "/tunnels/clusters/\(GatewayHarness.clusterID)/%252e%252e/x"] {
+            let answer = try await gateway.curl("GET", escape, headers: []).body
+            #expect(!answer.contains("\"result\""), "\(escape) reached a BCS route: \(answer)")
+            #expect(answer.contains("\"kind\":\"Status\""), "\(escape): \(answer)")
+        }
+        let unknown = try await gateway.curl("GET", "/tunnels/clusters/NO-SUCH-CLUSTER/api")
+        #expect(unknown.code == 404 && unknown.json["kind"] as? String == "Status", "\(unknown.body)")
+
+        // A new reported token is used by the next request: a wrong one fails, the right one works again.
+        let admin = try gateway.kubeconfig(token: GatewayHarness.admin, name: "access-admin")
+        try await gateway.report(userToken: "a-token-kube-sim-refuses")
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(10)) {
+            try await gateway.kubectl(version, admin, ["get", "ns"]).stderr.contains("Unauthorized")
+        })
+        try await gateway.report(userToken: gateway.sim.token)
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(10)) { try await gateway.kubectl(version, admin, ["get", "ns"]).status == 0 })
+
+        // The apiserver gone: a fast 502/503 Status, not a hang.
+        gateway.sim.process.signal(SIGTERM)
+        _ = await gateway.sim.process.wait(timeout: .seconds(10))
+        let started = ContinuousClock.now
+        let down = try await gateway.curl("GET", "/tunnels/clusters/\(GatewayHarness.clusterID)/api/v1/namespaces")
+        #expect([502, 503].contains(down.code) && down.json["kind"] as? String == "Status", "\(down.code) \(down.body)")
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
 }
