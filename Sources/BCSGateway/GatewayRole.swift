@@ -73,7 +73,7 @@ public struct GatewayRole: RoleModule {
             routes.append(.init(publicPrefix: "/bcsapi/v4/storage/", rolePrefix: "/bcsstorage/v1/", baseURL: try url("storage-url"),
                                 setting: "storage-url", role: "storage"))
         }
-        forwarder = RoleForwarder(routes: routes, client: client)
+        var forwarder = RoleForwarder(routes: routes, client: client)
         let tlsCert = context.settings.optionalString("tls-cert")
         let caFile = context.settings.optionalString("kubeconfig-ca-file") ?? tlsCert
         var caPEM: String?
@@ -83,7 +83,10 @@ public struct GatewayRole: RoleModule {
             }
             caPEM = text
         }
-        kubeconfigs = KubeconfigController(access: access, serverURL: try url("kubeconfig-server"), caPEM: caPEM, tls: tlsCert != nil)
+        let kubeconfigs = KubeconfigController(access: access, serverURL: try url("kubeconfig-server"), caPEM: caPEM, tls: tlsCert != nil)
+        forwarder.local.append { request, _ in try await kubeconfigs.answer(request) }
+        self.kubeconfigs = kubeconfigs
+        self.forwarder = forwarder
         self.probeInterval = .milliseconds(Int64(seconds * 1000))
         self.logger = context.logger
     }

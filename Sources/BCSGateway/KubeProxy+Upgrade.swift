@@ -72,8 +72,7 @@ extension KubeProxy {
                                  bytesIn: fromClient, started: started, upgraded: true)
                 }
                 try pipeline.add(toUpstream)
-                try upstream.pipeline.syncOperations.addHandler(toClient)
-                try UpstreamUpgrade.removeCodecs(from: upstream)
+                try UpstreamUpgrade.attach(toClient, to: upstream)
             }
         } catch {
             upstream.close(promise: nil)

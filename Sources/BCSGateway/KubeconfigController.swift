@@ -16,15 +16,28 @@ struct KubeconfigController: Sendable {
     let caPEM: String?
     let tls: Bool
 
+    /// Registers `/usermanager/v1/…/kubeconfig`, which a co-hosted user-manager's prefix rewrite reaches.
+    ///
+    /// Without a co-hosted user-manager, `/bcsapi/v4/usermanager/…` belongs to `RoleForwarder`,
+    /// which asks `answer` first (Hummingbird's router does not fall back from a deeper constant
+    /// path to a shallower `**`, so the two cannot both be routes).
     func addRoutes(to router: Router<BCSRequestContext>) {
-        for prefix in ["usermanager/v1", "bcsapi/v4/usermanager/v1"] {
-            router.get("\(prefix)/clusters/{cluster_id}/kubeconfig") { request, context in try await kubeconfig(request, context) }
+        router.get("usermanager/v1/clusters/{cluster_id}/kubeconfig") { request, context in
+            try await kubeconfig(request, clusterID: context.parameters.get("cluster_id") ?? "")
         }
     }
 
-    func kubeconfig(_ request: Request, _ context: BCSRequestContext) async throws -> Response {
+    /// The kubeconfig when `request` is `GET /bcsapi/v4/usermanager/v1/clusters/{id}/kubeconfig`; nil otherwise.
+    func answer(_ request: Request) async throws -> Response? {
+        guard request.method == .get else { return nil }
+        let parts = request.uri.path.split(separator: "/")
+        guard parts.count == 7, parts[0] == "bcsapi", parts[1] == "v4", parts[2] == "usermanager", parts[3] == "v1", parts[4] == "clusters",
+              parts[6] == "kubeconfig" else { return nil }
+        return try await kubeconfig(request, clusterID: String(parts[5]))
+    }
+
+    func kubeconfig(_ request: Request, clusterID: String) async throws -> Response {
         guard let access else { throw BCSAPIError(.serviceUnavailable, code: 503, "this gateway cannot read the user-manager's data") }
-        let clusterID = context.parameters.get("cluster_id") ?? ""
         guard !clusterID.isEmpty, clusterID.utf8.count <= 128, clusterID.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw BCSAPIError(.badRequest, code: 400, "invalid cluster_id")
         }

@@ -23,8 +23,13 @@ struct RoleForwarder: Sendable {
         let role: String
     }
 
+    /// Answers for paths under a forwarded prefix that the gateway serves itself (kubeconfigs, the
+    /// agent tunnel); each returns nil for a request that is not its own.
+    typealias LocalAnswer = @Sendable (Request, BCSRequestContext) async throws -> Response?
+
     let routes: [Route]
     let client: HTTPClient
+    var local: [LocalAnswer] = []
 
     static let dropped: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"]
 
@@ -32,7 +37,12 @@ struct RoleForwarder: Sendable {
         for route in routes {
             let path = RouterPath(String(route.publicPrefix.dropFirst()) + "**")
             for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .head] {
-                router.on(path, method: method) { request, _ in try await forward(request, route: route) }
+                router.on(path, method: method) { request, context in
+                    for answer in local {
+                        if let response = try await answer(request, context) { return response }
+                    }
+                    return try await forward(request, route: route)
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -36,8 +37,7 @@ struct UpstreamUpgrade {
                     let sni = url.isIPAddress ? nil : url.host
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: sni))
                     try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
-                    try channel.pipeline.syncOperations.addHandler(UpgradeAnswerCapture(result: result))
+                    try channel.pipeline.syncOperations.addHandler(UpgradeAnswerSniffer(result: result))
                 }
             }
             .connect(host: url.host, port: url.port).get()
@@ -46,13 +46,13 @@ struct UpstreamUpgrade {
         return try await result.futureResult.get()
     }
 
-    /// Takes the HTTP/1 codecs off an upstream channel whose answer was 101; call on its event loop
-    /// after the splice handler has been added behind them (left-over bytes are forwarded to it).
-    static func removeCodecs(from channel: any Channel) throws {
+    /// Puts the splice handler behind an upstream channel whose answer was 101 and hands it the
+    /// bytes (and any close) that arrived since; call on the channel's event loop.
+    static func attach(_ splice: some ChannelHandler, to channel: any Channel) throws {
         let pipeline = channel.pipeline.syncOperations
-        pipeline.removeHandler(try pipeline.handler(type: UpgradeAnswerCapture.self), promise: nil)
-        pipeline.removeHandler(try pipeline.handler(type: HTTPRequestEncoder.self), promise: nil)
-        pipeline.removeHandler(try pipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
+        let sniffer = try pipeline.handler(type: UpgradeAnswerSniffer.self)
+        try pipeline.addHandler(splice)
+        sniffer.release()
     }
 }
 
@@ -108,8 +108,149 @@ struct URLComponentsLite {
     }
 }
 
-/// Completes with the apiserver's answer to an upgrade request: the 101 head, or a refusal and its body.
-final class UpgradeAnswerCapture: ChannelInboundHandler, RemovableChannelHandler {
+/// Reads the apiserver's answer to an upgrade request from the raw bytes.
+///
+/// NIO's HTTP decoder cannot be used for the 101: its removal is deferred to a later event-loop
+/// tick, and when the apiserver closes at once (an `exit 3` exec sends its status and closes) it
+/// sees the EOF first and drops the bytes that followed the head. So the head is parsed here; on
+/// 101 the bytes after it, and any close, are held until the splice is attached (`release`); any
+/// other answer is replayed into an HTTP decoder so the refusal and its body are relayed.
+final class UpgradeAnswerSniffer: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+
+    /// An apiserver's response head is small; anything larger is refused.
+    static let maximumHead = 64 << 10
+
+    private enum State {
+        case readingHead(ByteBuffer)
+        case holding
+        case passing
+    }
+
+    private let result: EventLoopPromise<UpstreamUpgrade.Outcome>
+    private var state: State = .readingHead(ByteBuffer())
+    private var held: [ByteBuffer] = []
+    private var inputClosed = false
+    private var inactive = false
+    private var pendingRead = false
+    private var context: ChannelHandlerContext?
+
+    init(result: EventLoopPromise<UpstreamUpgrade.Outcome>) { self.result = result }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        switch state {
+        case .passing:
+            context.fireChannelRead(data)
+        case .holding:
+            held.append(buffer)
+        case .readingHead(var collected):
+            collected.writeBuffer(&buffer)
+            guard let end = collected.readableBytesView.firstRange(of: [13, 10, 13, 10]) else {
+                if collected.readableBytes > Self.maximumHead {
+                    fail(context: context, UpstreamUpgradeError("the apiserver's response head exceeds \(Self.maximumHead) bytes"))
+                } else {
+                    state = .readingHead(collected)
+                }
+                return
+            }
+            let headLength = end.upperBound - collected.readerIndex
+            guard let headText = collected.getString(at: collected.readerIndex, length: headLength), let head = Self.parse(headText) else {
+                fail(context: context, UpstreamUpgradeError("the apiserver sent an unreadable response head"))
+                return
+            }
+            if head.status == .switchingProtocols {
+                collected.moveReaderIndex(forwardBy: headLength)
+                if collected.readableBytes > 0 { held.append(collected) }
+                state = .holding
+                let pipeline = context.pipeline.syncOperations
+                if let encoder = try? pipeline.handler(type: HTTPRequestEncoder.self) { pipeline.removeHandler(encoder, promise: nil) }
+                result.succeed(.switched(head, context.channel))
+            } else {
+                // Not switching: an HTTP decoder takes the whole answer from the start.
+                state = .passing
+                do {
+                    try context.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder()), position: .after(self))
+                    try context.pipeline.syncOperations.addHandler(UpgradeRefusalCapture(result: result))
+                    context.fireChannelRead(wrapInboundOut(collected))
+                } catch {
+                    fail(context: context, error)
+                }
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .passing = state { context.fireChannelReadComplete() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .holding = state, let event = event as? ChannelEvent, case .inputClosed = event {
+            inputClosed = true
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch state {
+        case .holding: inactive = true
+        case .passing: context.fireChannelInactive()
+        case .readingHead:
+            result.fail(UpstreamUpgradeError("the apiserver closed the connection before answering"))
+            context.fireChannelInactive()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .readingHead = state { fail(context: context, error) } else { context.fireErrorCaught(error) }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if case .holding = state { pendingRead = true } else { context.read() }
+    }
+
+    /// Replays what was held to the handler added behind this one, and leaves the pipeline.
+    func release() {
+        guard let context, case .holding = state else { return }
+        state = .passing
+        for buffer in held { context.fireChannelRead(wrapInboundOut(buffer)) }
+        if !held.isEmpty { context.fireChannelReadComplete() }
+        held = []
+        if inputClosed { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        if inactive { context.fireChannelInactive() }
+        if pendingRead { context.read() }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    private func fail(context: ChannelHandlerContext, _ error: any Error) {
+        state = .passing
+        result.fail(error)
+        context.close(promise: nil)
+    }
+
+    /// `HTTP/1.1 101 Switching Protocols` and its header lines.
+    static func parse(_ text: String) -> HTTPResponseHead? {
+        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: true)
+        guard !lines.isEmpty else { return nil }
+        let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)
+        guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let code = Int(statusLine[1]) else { return nil }
+        var headers = HTTPHeaders()
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            headers.add(name: String(line[..<colon]), value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        let version: HTTPVersion = statusLine[0] == "HTTP/1.0" ? .http1_0 : .http1_1
+        return HTTPResponseHead(version: version, status: .init(statusCode: code), headers: headers)
+    }
+}
+
+/// Collects a non-101 answer (head and a bounded body) so it reaches kubectl as it came.
+final class UpgradeRefusalCapture: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     private let result: EventLoopPromise<UpstreamUpgrade.Outcome>
@@ -121,9 +262,6 @@ final class UpgradeAnswerCapture: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !done else { return }
         switch unwrapInboundIn(data) {
-        case .head(let head) where head.status == .switchingProtocols:
-            done = true
-            result.succeed(.switched(head, context.channel))
         case .head(let head):
             refusal = (head, context.channel.allocator.buffer(capacity: 0))
         case .body(var chunk):
@@ -142,7 +280,7 @@ final class UpgradeAnswerCapture: ChannelInboundHandler, RemovableChannelHandler
     func channelInactive(context: ChannelHandlerContext) {
         if !done {
             done = true
-            result.fail(UpstreamUpgradeError("the apiserver closed the connection before answering"))
+            result.fail(UpstreamUpgradeError("the apiserver closed the connection in the middle of its answer"))
         }
         context.fireChannelInactive()
     }

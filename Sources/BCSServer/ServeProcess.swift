@@ -2,6 +2,7 @@ import BCSCore
 import BCSMongo
 import Hummingbird
 import HummingbirdCore
+import HummingbirdHTTP2
 import HummingbirdTLS
 import Logging
 import NIOCore
@@ -56,7 +57,9 @@ public struct ServeProcess: Sendable {
 
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
-            server = try .tls(.http1(), tlsConfiguration: tls.configuration)
+            // HTTP/2 by ALPN for kubectl's ordinary requests; exec/attach/port-forward arrive as
+            // HTTP/1.1 upgrades (kubectl offers no ALPN for them) and take the HTTP/1 path.
+            server = try .http2Upgrade(tlsConfiguration: tls.configuration)
         } else {
             server = .http1()
             logger.warning("no --tls-cert/--tls-key given: serving plain HTTP; do not expose this port beyond a trusted network")

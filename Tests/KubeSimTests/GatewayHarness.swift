@@ -10,11 +10,15 @@ final class GatewayHarness: Sendable {
     static let clusterID = "BCS-K8S-001"
     let sim: KubeSimHarness
     let serve: ChildProcess
+    /// With `split`, the usermanager and storage roles run in this second process.
+    let backend: ChildProcess?
     let base: String
     let cert: String
     let port: Int
 
-    init(sim: KubeSimHarness, extraServeArguments: [String] = []) async throws {
+    /// `split`: the gateway runs alone and reaches a second process (usermanager, storage) over
+    /// HTTP for `/bcsapi/v4/…`, reading users and credentials from the shared database.
+    init(sim: KubeSimHarness, extraServeArguments: [String] = [], split: Bool = false) async throws {
         self.sim = sim
         port = try freePort()
         // kubectl sends bearer tokens only over HTTPS: the gateway gets a certificate of its own.
@@ -25,18 +29,35 @@ final class GatewayHarness: Sendable {
             "-subj", "/CN=bcs-gateway", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
         ])
         #expect(openssl.status == 0, "\(openssl.stderr)")
+        let database = TestEnvironment.uniqueName("gw_e2e")
+        let environment = ["BCS_SECRET_KEY": "gateway-e2e-secret-0123456789abcdef0123456789"]
+        var roles = "usermanager,gateway"
+        var extra = extraServeArguments
+        if split {
+            let backendPort = try freePort()
+            backend = try ChildProcess(try TestEnvironment.bcsBinary(), [
+                "serve", "--roles", "usermanager,storage", "--listen", "127.0.0.1:\(backendPort)", "--mongodb-uri", try TestEnvironment.mongoURI(),
+                "--database", database, "--bootstrap-admin", "admin:\(Self.admin)",
+            ], environment: environment)
+            roles = "gateway"
+            extra += ["--usermanager-url", "http://127.0.0.1:\(backendPort)", "--storage-url", "http://127.0.0.1:\(backendPort)"]
+        } else {
+            backend = nil
+        }
         serve = try ChildProcess(try TestEnvironment.bcsBinary(), [
-            "serve", "--roles", "usermanager,gateway", "--listen", "127.0.0.1:\(port)", "--mongodb-uri", try TestEnvironment.mongoURI(),
-            "--database", TestEnvironment.uniqueName("gw_e2e"), "--bootstrap-admin", "admin:\(Self.admin)", "--tls-cert", cert, "--tls-key", key,
-        ] + extraServeArguments, environment: ["BCS_SECRET_KEY": "gateway-e2e-secret-0123456789abcdef0123456789"])
+            "serve", "--roles", roles, "--listen", "127.0.0.1:\(port)", "--mongodb-uri", try TestEnvironment.mongoURI(),
+            "--database", database, "--tls-cert", cert, "--tls-key", key,
+        ] + (split ? [] : ["--bootstrap-admin", "admin:\(Self.admin)"]) + extra, environment: environment)
         base = "https://127.0.0.1:\(port)"
     }
 
     deinit {
-        if serve.isRunning { serve.signal(SIGTERM) }
-        let deadline = Date().addingTimeInterval(6)
-        while serve.isRunning, Date() < deadline { usleep(20_000) }
-        serve.terminate()
+        for process in [serve] + (backend.map { [$0] } ?? []) {
+            if process.isRunning { process.signal(SIGTERM) }
+            let deadline = Date().addingTimeInterval(6)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            process.terminate()
+        }
     }
 
     /// Calls the gateway with curl; returns the parsed JSON body (empty when not JSON) and the status.
@@ -59,7 +80,7 @@ final class GatewayHarness: Sendable {
         let registered = try await KubeSimHarness.eventually(timeout: .seconds(30)) {
             (try await curl("POST", "/bcsapi/v4/usermanager/v1/clusters", body: #"{"cluster_id":"\#(Self.clusterID)","cluster_type":"k8s"}"#)).json["code"] as? Int == 0
         }
-        #expect(registered, "cluster registered; serve stderr: \(serve.stderr.suffix(2000))")
+        #expect(registered, "cluster registered; serve stderr: \(serve.stderr.suffix(2000)) \(serve.stdout.suffix(2000)); backend: \(backend?.stderr.suffix(2000) ?? "")")
         try await report(userToken: sim.token)
     }
 

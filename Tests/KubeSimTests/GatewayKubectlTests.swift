@@ -52,8 +52,13 @@ struct GatewayKubectlTests {
         let cat = try await gateway.shell(version, kubeconfig, "printf 'hello\\nworld\\n' | KUBECTL exec -i shell -- cat", environment: webSocket)
         #expect(cat.status == 0, "\(cat.stderr)")
         #expect(cat.stdout == "hello\nworld\n")
+        #expect(gateway.serve.isRunning, "the gateway survives an exec: \(gateway.serve.stderr.split(separator: "\n").filter { $0.contains("Fatal") || $0.contains("rror") || $0.contains(" in bcs at /work") }.prefix(30).joined(separator: "\n"))")
         let exit3 = try await gateway.shell(version, kubeconfig, "KUBECTL exec shell -- sh -c 'exit 3'", environment: webSocket)
-        #expect(exit3.status == 3, "\(exit3.stderr)")
+        #expect(exit3.status == 3, "\(exit3.stderr) \(gateway.serve.stderr.split(separator: "\n").filter { $0.contains("session") || $0.contains("rror") }.suffix(10).joined(separator: "\n"))")
+
+        // A refused upgrade reaches kubectl as the apiserver sent it (kubectl's SPDY fallback and its message depend on it).
+        let missing = try await gateway.shell(version, kubeconfig, "KUBECTL exec nosuchpod -- echo", environment: webSocket)
+        #expect(missing.status != 0 && missing.stderr.contains("\"nosuchpod\" not found"), "\(missing.stderr)")
 
         let follower = try gateway.startKubectl(version, kubeconfig, ["logs", "-f", "shell"])
         defer { follower.terminate() }
@@ -97,6 +102,10 @@ struct GatewayKubectlTests {
             #expect(!answer.contains("\"result\""), "\(escape) reached a BCS route: \(answer)")
             #expect(answer.contains("\"kind\":\"Status\""), "\(escape): \(answer)")
         }
+        // HTTP/2 by ALPN on the front (kubectl uses it for ordinary requests).
+        let h2 = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", gateway.cert, "-o", "/dev/null", "-w", "%{http_version}",
+                                                              "-H", "Authorization: Bearer \(GatewayHarness.admin)", gateway.base + "/tunnels/clusters/\(GatewayHarness.clusterID)/version"])
+        #expect(h2.stdout == "2", "\(h2.stdout) \(h2.stderr)")
         let unknown = try await gateway.curl("GET", "/tunnels/clusters/NO-SUCH-CLUSTER/api")
         #expect(unknown.code == 404 && unknown.json["kind"] as? String == "Status", "\(unknown.body)")
 
@@ -116,5 +125,26 @@ struct GatewayKubectlTests {
         let down = try await gateway.curl("GET", "/tunnels/clusters/\(GatewayHarness.clusterID)/api/v1/namespaces")
         #expect([502, 503].contains(down.code) && down.json["kind"] as? String == "Status", "\(down.code) \(down.body)")
         #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    /// A gateway-only process: `/bcsapi/v4/…` forwarded to the usermanager/storage process, users
+    /// and credentials read from the shared database, kubectl through it as usual.
+    @Test func gatewayInItsOwnProcess() async throws {
+        let gateway = try await GatewayHarness(sim: try await KubeSimHarness(), split: true)
+        try await gateway.registerCluster()
+        let clusters = try await gateway.curl("GET", "/bcsapi/v4/usermanager/v1/clusters")
+        #expect(clusters.json["code"] as? Int == 0 && clusters.body.contains(GatewayHarness.clusterID), "\(clusters.body)")
+        let events = try await gateway.curl("GET", "/bcsapi/v4/storage/events?clusterId=\(GatewayHarness.clusterID)")
+        #expect(events.code == 200 && events.json["result"] as? Bool == true, "storage through the gateway: \(events.body)")
+        #expect(try await gateway.curl("GET", "/bcsapi/v4/usermanager/v1/clusters", token: "wrong").code == 401)
+        let kubeconfig = try gateway.kubeconfig(token: GatewayHarness.admin, name: "split")
+        // The credential report reaches this process through the database within a poll interval.
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(20)) { try await gateway.kubectl("1.33", kubeconfig, ["get", "ns"]).status == 0 },
+                "\(gateway.serve.stderr.suffix(3000))")
+        let viewer = try await gateway.user("splitviewer", role: "viewer")
+        let viewerConfig = try await gateway.curl("GET", "/bcsapi/v4/usermanager/v1/clusters/\(GatewayHarness.clusterID)/kubeconfig", token: viewer)
+        #expect(viewerConfig.code == 200 && viewerConfig.body.contains("token: \(viewer)"), "\(viewerConfig.body)")
+        let refused = try await gateway.kubectl("1.33", try gateway.kubeconfig(token: viewer, name: "split-viewer"), ["delete", "ns", "default"])
+        #expect(refused.status != 0 && refused.stderr.contains("may not DELETE"), "\(refused.stderr)")
     }
 }

@@ -30,7 +30,8 @@ public enum ConnectionTakeover {
             let barrierContext = try pipeline.context(handler: barrier)
             barrierContext.writeAndFlush(NIOAny(HTTPResponsePart.head(head)), promise: nil)
             try? channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            let result = try configure(UpgradedPipeline(channel: channel, barrier: barrier))
+            // The codecs go before the new protocol's handlers arrive: those may write raw bytes
+            // at once (an upstream's first frames), which the HTTP encoder must not see.
             pipeline.removeHandler(codec, promise: nil)
             if let decoder = try? pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) {
                 pipeline.removeHandler(decoder, promise: nil)
@@ -38,7 +39,7 @@ public enum ConnectionTakeover {
             if let encoder = try? pipeline.handler(type: HTTPResponseEncoder.self) {
                 pipeline.removeHandler(encoder, promise: nil)
             }
-            return result
+            return try configure(UpgradedPipeline(channel: channel, barrier: barrier))
         }.get()
     }
 }

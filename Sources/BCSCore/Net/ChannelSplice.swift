@@ -53,7 +53,7 @@ public final class SpliceHandler: ChannelDuplexHandler {
     private var partner: SpliceHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
-    private var finished = false
+    private(set) var finished = false
     private let side: Int
     private let tally: SpliceTally
 
@@ -72,8 +72,14 @@ public final class SpliceHandler: ChannelDuplexHandler {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        // A channel that closed before the splice was installed never fires channelInactive here.
-        if !context.channel.isActive { finish() }
+        // A channel that closed before the splice was installed never fires channelInactive here:
+        // count it closed and close its partner, whichever of the two was added first.
+        if !context.channel.isActive {
+            finish()
+            partner?.partnerClose()
+        } else if partner?.finished == true {
+            context.close(promise: nil)
+        }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -134,12 +140,23 @@ public final class SpliceHandler: ChannelDuplexHandler {
         context?.flush()
     }
 
+    /// Shuts the write side once everything written before has gone out.
     private func partnerWriteEOF() {
-        context?.close(mode: .output, promise: nil)
+        afterPendingWrites { context in context.close(mode: .output, promise: nil) }
     }
 
+    /// Closes once everything written before has gone out: a `close` alone would discard writes
+    /// still queued (the last bytes of an exec — its exit status — would be lost).
     private func partnerClose() {
-        context?.close(promise: nil)
+        afterPendingWrites { context in context.close(promise: nil) }
+    }
+
+    private func afterPendingWrites(_ then: @escaping (ChannelHandlerContext) -> Void) {
+        guard let context else { return }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            then(loopBound.value)
+        }
     }
 
     private func partnerBecameWritable() {
