@@ -5,11 +5,16 @@
 # TLS upstream, buffering off) and through `kubectl proxy`, all in one run. The upstream is nginx
 # serving a static file over TLS. Load: wrk, 1 thread, 32 connections, keep-alive.
 #
-# usage: Benchmarks/gateway-proxy.sh [SECONDS (default 8)] [CONNECTIONS (default 32)]
+# Then: the gateway's added p99 over the upstream at half of the upstream's peak rate (wrk with a
+# per-connection delay), and the gateway's RSS with WATCHES (default 1000) concurrent idle watches
+# through it to a `bcs kube-sim` cluster.
+#
+# usage: Benchmarks/gateway-proxy.sh [SECONDS (default 8)] [CONNECTIONS (default 32)] [WATCHES (default 1000)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-8}
 conns=${2:-32}
+watches=${3:-1000}
 scripts/setup
 for tool in nginx wrk kubectl; do
   command -v $tool >/dev/null || { echo "==> installing nginx-light wrk" >&2; apt-get install -y -qq nginx-light wrk >/dev/null; break; }
@@ -68,7 +73,7 @@ kubectl proxy --kubeconfig "$work/kubeconfig" --port "$kp" >/dev/null 2>&1 & pid
 uri=$(scripts/mongo start "$mport" ".run/mongo-$mport/data")
 admin=BenchGatewayAdmin0123456789abcdXY
 BCS_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))') .build/release/bcs serve --roles usermanager,gateway \
-  --listen "127.0.0.1:$gw" --mongodb-uri "$uri" --database bench_gateway --bootstrap-admin "admin:$admin" --log-level warning & pids+=($!)
+  --listen "127.0.0.1:$gw" --mongodb-uri "$uri" --database bench_gateway --bootstrap-admin "admin:$admin" --log-level warning & pids+=($!); gwpid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$gw/readyz" >/dev/null && break; sleep 0.2; done
 api="http://127.0.0.1:$gw/bcsapi/v4/usermanager/v1"
 for _ in $(seq 1 50); do curl -sf -X POST -H "Authorization: Bearer $admin" "$api/clusters" -d '{"cluster_id":"BCS-K8S-BENCH","cluster_type":"k8s"}' >/dev/null && break; sleep 0.2; done
@@ -96,6 +101,42 @@ run "nginx proxy_pass" "http://127.0.0.1:$ngx$path"
 run "kubectl proxy" "http://127.0.0.1:$kp$path"
 run "bcs gateway (ours)" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
 
+# Half of the upstream's peak rate: each connection waits between requests so the total is ~rate/2.
+peak=$(awk -F'|' '$1=="upstream directly (TLS)" {print $2}' "$results")
+delay_ms=$(python3 -c "print(max(1, round($conns * 1000 / ($peak / 2))))")
+cat > "$work/delay.lua" <<LUA
+function delay() return $delay_ms end
+LUA
+run "upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/delay.lua"
+run "gateway at half peak" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/delay.lua"
+
+# Idle watches: kube-sim as a second cluster, WATCHES concurrent watches held open through the gateway.
+echo "==> $watches idle watches through the gateway" >&2
+.build/release/bcs kube-sim --listen 127.0.0.1:0 --token sim-token --incluster-dir "$work/sim" > "$work/sim.out" 2>/dev/null & pids+=($!)
+for _ in $(seq 1 100); do [ -s "$work/sim.out" ] && break; sleep 0.1; done
+simurl=$(head -1 "$work/sim.out")
+curl -sf -X POST -H "Authorization: Bearer $admin" "$api/clusters" -d '{"cluster_id":"BCS-K8S-WATCH","cluster_type":"k8s"}' >/dev/null
+wtoken=$(curl -s -X POST -H "Authorization: Bearer $admin" "$api/clusters/BCS-K8S-WATCH/register_tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+python3 - "$work/sim/ca.crt" "$wtoken" "$simurl" > "$work/report2.json" <<'PY'
+import json, sys
+print(json.dumps({"register_token": sys.argv[2], "server_addresses": sys.argv[3], "cacert_data": open(sys.argv[1]).read(), "user_token": "sim-token"}))
+PY
+curl -sf -X PUT "$api/clusters/BCS-K8S-WATCH/credentials" --data-binary @"$work/report2.json" >/dev/null
+wpath=/tunnels/clusters/BCS-K8S-WATCH/api/v1/namespaces/default/configmaps?watch=1
+for _ in $(seq 1 50); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-WATCH/version" >/dev/null && break; sleep 0.2; done
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+sleep 1
+rss_before=$(rss "$gwpid")
+mkfifo "$work/hold"
+python3 Benchmarks/idle_watches.py 127.0.0.1 "$gw" "$wpath" "$admin" "$watches" < "$work/hold" > "$work/watches.out" & wpid=$!
+exec 9>"$work/hold"
+for _ in $(seq 1 600); do grep -q ready "$work/watches.out" 2>/dev/null && break; sleep 0.2; done
+sleep 2
+rss_during=$(rss "$gwpid")
+watch_result=$(cat "$work/watches.out")
+exec 9>&-
+wait "$wpid" || true
+
 echo
 echo "1 KiB JSON GET, wrk -t1 -c$conns -d${seconds}s, keep-alive, upstream nginx over TLS (this 2-core machine)"
 printf '%-28s %12s %10s %10s\n' path req/s p50 p99
@@ -106,3 +147,14 @@ rows = {l.split("|")[0]: float(l.split("|")[1]) for l in open(sys.argv[1]) if l.
 g, n, k = rows["bcs gateway (ours)"], rows["nginx proxy_pass"], rows["kubectl proxy"]
 print(f"gateway / nginx = {g/n:.2f}   gateway / kubectl proxy = {g/k:.2f}")
 PY
+python3 - "$results" <<'PY'
+import sys
+def ms(v):
+    v = v.strip()
+    for suffix, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if v.endswith(suffix): return float(v[: -len(suffix)]) * factor
+rows = {l.split("|")[0]: l.strip().split("|") for l in open(sys.argv[1]) if l.strip()}
+u, g = rows["upstream at half peak"], rows["gateway at half peak"]
+print(f"at half the upstream's peak: added p50 {ms(g[2]) - ms(u[2]):.2f} ms, added p99 {ms(g[3]) - ms(u[3]):.2f} ms")
+PY
+echo "idle watches through the gateway: $watch_result; gateway RSS ${rss_before} KiB -> ${rss_during} KiB = $(( (rss_during - rss_before) / watches )) KiB per watch"

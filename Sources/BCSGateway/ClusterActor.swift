@@ -34,7 +34,7 @@ struct ClusterStatus: Sendable, Codable, Equatable {
 actor ClusterActor {
     let clusterID: String
     private(set) var credentials: ClusterCredentials
-    private var client: HTTPClient?
+    private var clients: (plain: HTTPClient, streaming: HTTPClient)?
     private var clientCA: String?
     private var upgradeTLS: (ca: String, context: NIOSSLContext)?
     private var preferred = 0
@@ -69,26 +69,37 @@ actor ClusterActor {
     }
 
     /// What a proxied request needs: where to send it, the token to send, and a client trusting the cluster's CA.
-    func upstream() throws -> (addresses: [String], token: String, client: HTTPClient) {
-        if client == nil || clientCA != credentials.caCertPEM {
+    ///
+    /// `streaming` requests (watches, `logs -f`) get a client of their own with a large connection
+    /// bound: each holds an HTTP/1.1 upstream connection for as long as it runs, and in the
+    /// ordinary pool they would queue behind its 64-connection limit (an HTTP/2 apiserver
+    /// multiplexes them instead).
+    func upstream(streaming: Bool = false) throws -> (addresses: [String], token: String, client: HTTPClient) {
+        if clients == nil || clientCA != credentials.caCertPEM {
             var tls = TLSConfiguration.makeClientConfiguration()
             do {
                 tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(credentials.caCertPEM.utf8)))
             } catch {
                 throw KubeStatus.badGateway("cluster \(clusterID): the reported CA certificate cannot be used: \(error)")
             }
-            var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow, decompression: .disabled)
-            configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
-            // AsyncHTTPClient retries a refused connection until the connect deadline: keep it short so a
-            // dead address fails over quickly. No read timeout: watches are long and quiet.
-            configuration.timeout = .init(connect: .seconds(2), read: nil)
-            let old = client
-            client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            func make(connections: Int) -> HTTPClient {
+                var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow, decompression: .disabled)
+                configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+                // AsyncHTTPClient retries a refused connection until the connect deadline: keep it short so a
+                // dead address fails over quickly. No read timeout: watches are long and quiet.
+                configuration.timeout = .init(connect: .seconds(2), read: nil)
+                return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            }
+            let old = clients
+            clients = (make(connections: 64), make(connections: Self.maximumStreams))
             clientCA = credentials.caCertPEM
-            if let old { Task { try? await old.shutdown() } }
+            if let old { Task { try? await old.plain.shutdown(); try? await old.streaming.shutdown() } }
         }
-        return (addressOrder, credentials.serviceAccountToken, client!)
+        return (addressOrder, credentials.serviceAccountToken, streaming ? clients!.streaming : clients!.plain)
     }
+
+    /// The most watches and log follows one cluster may hold open through this gateway.
+    static let maximumStreams = 8192
 
     /// What an upgrade request needs: addresses, token, and a TLS context trusting the cluster's CA.
     func upgradeUpstream() throws -> (addresses: [String], token: String, tls: NIOSSLContext) {
@@ -157,8 +168,9 @@ actor ClusterActor {
     }
 
     func shutdown() async {
-        try? await client?.shutdown()
-        client = nil
+        try? await clients?.plain.shutdown()
+        try? await clients?.streaming.shutdown()
+        clients = nil
     }
 }
 

@@ -67,7 +67,7 @@ struct KubeProxy: Sendable {
         if upgrade {
             return try await proxyUpgrade(request, context: context, target: target, caller: caller, cluster: cluster, started: started)
         }
-        let upstream = try await cluster.upstream()
+        let upstream = try await cluster.upstream(streaming: Self.isStreaming(query: target.query))
         guard !upstream.addresses.isEmpty else { throw KubeStatus.badGateway("cluster \(target.clusterID) reported no apiserver address") }
         // A request with a body streams it once, so only body-less requests can fail over.
         let hasBody = request.method != .get && request.method != .head && request.method != .options && request.method != .delete
@@ -118,6 +118,17 @@ struct KubeProxy: Sendable {
             throw KubeStatus.badRequest("the path may not leave \(prefix)\(clusterID)/")
         }
         return Target(clusterID: clusterID, subPath: subPath, query: request.uri.query)
+    }
+
+    /// Whether the request stays open for a long time: a watch or a followed log.
+    static func isStreaming(query: String?) -> Bool {
+        guard let query else { return false }
+        return query.split(separator: "&").contains { item in
+            let pair = item.split(separator: "=", maxSplits: 1)
+            guard let name = pair.first, name == "watch" || name == "follow" else { return false }
+            let value = pair.count > 1 ? pair[1].lowercased() : "true"
+            return value == "1" || value == "true"
+        }
     }
 
     /// Whether the request asks to switch protocols (`Connection: Upgrade` with an `Upgrade` header).
