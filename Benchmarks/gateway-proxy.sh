@@ -37,6 +37,7 @@ mkdir -p "$work/www/api/v1/namespaces/default/configmaps" "$work/logs"
 python3 -c 'import json,sys; print(json.dumps({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"bench","namespace":"default","uid":"0"*36,"resourceVersion":"1"},"data":{"payload":"x"*850}}))' \
   > "$work/www/api/v1/namespaces/default/configmaps/bench"
 path=/api/v1/namespaces/default/configmaps/bench
+head -c $((100 << 20)) /dev/urandom > "$work/www/api/v1/namespaces/default/configmaps/big"
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 1;
 error_log $work/logs/error.log;
@@ -110,6 +111,14 @@ LUA
 run "upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/delay.lua"
 run "gateway at half peak" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/delay.lua"
 
+# A 100 MiB response: time and the gateway's peak RSS while it streams through.
+echo "==> 100 MiB download" >&2
+big=/api/v1/namespaces/default/configmaps/big
+direct_s=$(curl -s -o /dev/null --cacert "$work/cert.pem" -w '%{time_total}' "https://127.0.0.1:$up$big")
+rss_before_big=$(awk '/VmRSS/ {print $2}' "/proc/$gwpid/status")
+gw_s=$(curl -s -o /dev/null -H "Authorization: Bearer $admin" -w '%{time_total}' "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$big")
+hwm_big=$(awk '/VmHWM/ {print $2}' "/proc/$gwpid/status")
+
 # Idle watches: kube-sim as a second cluster, WATCHES concurrent watches held open through the gateway.
 echo "==> $watches idle watches through the gateway" >&2
 .build/release/bcs kube-sim --listen 127.0.0.1:0 --token sim-token --incluster-dir "$work/sim" > "$work/sim.out" 2>/dev/null & pids+=($!)
@@ -157,4 +166,5 @@ rows = {l.split("|")[0]: l.strip().split("|") for l in open(sys.argv[1]) if l.st
 u, g = rows["upstream at half peak"], rows["gateway at half peak"]
 print(f"at half the upstream's peak: added p50 {ms(g[2]) - ms(u[2]):.2f} ms, added p99 {ms(g[3]) - ms(u[3]):.2f} ms")
 PY
+echo "100 MiB GET: upstream directly ${direct_s} s, through the gateway ${gw_s} s; gateway RSS before ${rss_before_big} KiB, peak so far ${hwm_big} KiB"
 echo "idle watches through the gateway: $watch_result; gateway RSS ${rss_before} KiB -> ${rss_during} KiB = $(( (rss_during - rss_before) / watches )) KiB per watch"
