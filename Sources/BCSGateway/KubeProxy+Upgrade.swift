@@ -66,13 +66,15 @@ extension KubeProxy {
         }
         let (audit, verb, clusterID, path) = (self.audit, request.method.rawValue, target.clusterID, target.subPath)
         do {
+            let pair = ChannelSplice.Pair(front, upstream) { fromClient, fromUpstream in
+                audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: 101, bytes: fromUpstream,
+                             bytesIn: fromClient, started: started, upgraded: true)
+            }
             try await ConnectionTakeover.switchProtocols(channel: front, head: response) { pipeline in
-                let (toUpstream, toClient) = ChannelSplice.pair(front, upstream) { fromClient, fromUpstream in
-                    audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: 101, bytes: fromUpstream,
-                                 bytesIn: fromClient, started: started, upgraded: true)
-                }
-                try pipeline.add(toUpstream)
-                try UpstreamUpgrade.attach(toClient, to: upstream)
+                // Both channels share the front's event loop (the upstream was dialled on it).
+                try pipeline.add(pair.makeFirst())
+                try UpstreamUpgrade.attach(pair.makeSecond(), to: upstream)
+                pair.start()
             }
         } catch {
             upstream.close(promise: nil)
