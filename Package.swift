@@ -279,6 +279,7 @@ let package = Package(
                 "BCSServer",
                 "BCSCore",
                 "BCSMongo",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
