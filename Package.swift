@@ -207,6 +207,7 @@ let package = Package(
             dependencies: [
                 "BCSServer",
                 "BCSTestSupport",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -37,6 +37,28 @@ public struct ServeProcess: Sendable {
         try await group.run()
     }
 
+    /// Every route this process serves (`METHOD /path`), for documentation checks; connects to nothing.
+    public func routeList() async throws -> [String] {
+        let mongo = try MongoClient(uri: configuration.mongoURI, threads: 1, logger: logger)
+        defer { Task { await mongo.shutdown() } }
+        let context = RoleContext(mongo: mongo, database: mongo.database(configuration.database), settings: configuration.layers, logger: logger)
+        let links = RoleCatalog.Links()
+        let modules = try configuration.roles.compactMap { try RoleCatalog.module(for: $0, context: context, links: links, coHosted: configuration.roles) }
+        return makeRouter(modules: modules, readiness: MongoReadiness()).routes.map { "\($0.method) \($0.path)" }
+    }
+
+    private func makeRouter(modules: [any RoleModule], readiness: MongoReadiness) -> Router<BCSRequestContext> {
+        let router = Router(context: BCSRequestContext.self)
+        router.addMiddleware {
+            MetricsMiddleware()
+            RequestLogMiddleware(.debug)
+        }
+        HealthController<BCSRequestContext>(readiness: readiness).addRoutes(to: router)
+        for module in modules { module.addRoutes(to: router) }
+        extraRoutes?(router)
+        return router
+    }
+
     /// Builds the root supervisor. With `handleSignals: false` the caller triggers shutdown itself.
     public func makeServiceGroup(handleSignals: Bool) throws -> ServiceGroup {
         let mongo = try MongoClient(uri: configuration.mongoURI, threads: configuration.mongoThreads, logger: logger)
@@ -46,14 +68,7 @@ public struct ServeProcess: Sendable {
         let links = RoleCatalog.Links()
         let modules = try configuration.roles.compactMap { try RoleCatalog.module(for: $0, context: context, links: links, coHosted: configuration.roles) }
 
-        let router = Router(context: BCSRequestContext.self)
-        router.addMiddleware {
-            MetricsMiddleware()
-            RequestLogMiddleware(.debug)
-        }
-        HealthController<BCSRequestContext>(readiness: readiness).addRoutes(to: router)
-        for module in modules { module.addRoutes(to: router) }
-        extraRoutes?(router)
+        let router = makeRouter(modules: modules, readiness: readiness)
 
         let server: HTTPServerBuilder
         if let tls = configuration.tls {

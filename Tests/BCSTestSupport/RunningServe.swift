@@ -80,9 +80,10 @@ public struct HTTPResult: Sendable {
 
 extension RunningServe {
     /// Sends `method path` with an optional body (a JSON string or any JSON-serialisable value).
-    public func send(_ method: HTTPMethod, _ path: String, body: Any? = nil, timeout: Duration = .seconds(60)) async throws -> HTTPResult {
+    public func send(_ method: HTTPMethod, _ path: String, body: Any? = nil, token: String? = nil, timeout: Duration = .seconds(60)) async throws -> HTTPResult {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             let data: Data
             if let text = body as? String { data = Data(text.utf8) } else { data = try JSONSerialization.data(withJSONObject: body) }
