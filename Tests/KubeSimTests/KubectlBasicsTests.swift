@@ -132,6 +132,30 @@ struct KubectlBasicsTests {
         #expect(table.stdout.contains("TYPE"))
     }
 
+    @Test("imperative create deployment, service clusterip, serviceaccount (protobuf bodies from kubectl 1.32+)", arguments: KubeSimHarness.kubectlVersions)
+    func imperativeCreateWorkloads(version: String) async throws {
+        let sim = try await KubeSimHarness()
+        let deployment = try await sim.kubectl(version, ["create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=80", "--", "nginx", "-g", "daemon off;"])
+        #expect(deployment.status == 0, "\(deployment.stderr)")
+        #expect(deployment.stdout.contains("deployment.apps/web created"))
+        let spec = try await sim.kubectl(version, ["get", "deployment", "web", "-o",
+            "jsonpath={.spec.replicas} {.spec.selector.matchLabels.app} {.spec.template.metadata.labels.app} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.template.spec.containers[0].command[2]}"])
+        #expect(spec.stdout == "2 web web nginx:1.27 80 daemon off;", "\(spec.stdout) \(spec.stderr)")
+        let zero = try await sim.kubectl(version, ["create", "deployment", "idle", "--image=busybox", "--replicas=0"])
+        #expect(zero.status == 0, "\(zero.stderr)")
+        #expect(try await sim.kubectl(version, ["get", "deployment", "idle", "-o", "jsonpath={.spec.replicas}"]).stdout == "0")
+        let scaled = try await sim.kubectl(version, ["scale", "deployment", "web", "--replicas=3"])
+        #expect(scaled.status == 0, "\(scaled.stderr)")
+        let service = try await sim.kubectl(version, ["create", "service", "clusterip", "web", "--tcp=80:8080"])
+        #expect(service.status == 0, "\(service.stderr)")
+        #expect(service.stdout.contains("service/web created"))
+        let ports = try await sim.kubectl(version, ["get", "service", "web", "-o", "jsonpath={.spec.type} {.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.selector.app}"])
+        #expect(ports.stdout == "ClusterIP 80 8080 web", "\(ports.stdout) \(ports.stderr)")
+        let account = try await sim.kubectl(version, ["create", "serviceaccount", "robot"])
+        #expect(account.status == 0, "\(account.stderr)")
+        #expect(account.stdout.contains("serviceaccount/robot created"))
+    }
+
     @Test("a bad token gives kubectl's Unauthorized error", arguments: KubeSimHarness.kubectlVersions)
     func badToken(version: String) async throws {
         let sim = try await KubeSimHarness()
