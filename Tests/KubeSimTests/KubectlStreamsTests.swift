@@ -10,10 +10,14 @@ struct KubectlStreamsTests {
     /// kubectl 1.29 uses WebSocket exec only when asked; 1.30+ by default (kubectl-wire.md §5).
     static let webSocketEnvironment = ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "true"]
 
-    private func shell(_ sim: KubeSimHarness, _ version: String, _ command: String) async throws -> (status: Int32?, stdout: String, stderr: String) {
+    /// Forces SPDY/3.1 exec: kubectl 1.29's default, 1.30+'s fallback (kubectl-wire.md §6).
+    static let spdyEnvironment = ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"]
+
+    private func shell(_ sim: KubeSimHarness, _ version: String, _ command: String,
+                       environment: [String: String] = webSocketEnvironment) async throws -> (status: Int32?, stdout: String, stderr: String) {
         let kubectl = try KubeSimHarness.kubectlPath(version)
         let base = "'\(kubectl)' --kubeconfig '\(sim.kubeconfig)' --cache-dir '\(sim.directory)/cache-\(version)'"
-        return try await ChildProcess.run("/bin/sh", ["-c", command.replacingOccurrences(of: "KUBECTL", with: base)], environment: Self.webSocketEnvironment)
+        return try await ChildProcess.run("/bin/sh", ["-c", command.replacingOccurrences(of: "KUBECTL", with: base)], environment: environment)
     }
 
     @Test("exec -i -- cat round-trips stdin; sh -c 'exit 3' returns 3; echo, hostname, env", arguments: KubeSimHarness.kubectlVersions)
@@ -33,6 +37,23 @@ struct KubectlStreamsTests {
         let missing = try await shell(sim, version, "KUBECTL exec shell -- nosuchtool")
         #expect(missing.status == 127)
         #expect(missing.stderr.contains("nosuchtool: not found"))
+    }
+
+    @Test("exec over SPDY/3.1: -i -- cat round-trips stdin; sh -c 'exit 3' returns 3; stderr kept apart", arguments: KubeSimHarness.kubectlVersions)
+    func execOverSPDY(version: String) async throws {
+        let sim = try await KubeSimHarness()
+        #expect(try await sim.curl("/api/v1/namespaces/default/pods", method: "POST", body: Self.pod).code == 201)
+        let cat = try await shell(sim, version, "printf 'hello\\nworld\\n' | KUBECTL exec -i shell -- cat", environment: Self.spdyEnvironment)
+        #expect(cat.status == 0, "\(cat.stderr)")
+        #expect(cat.stdout == "hello\nworld\n")
+        let exit3 = try await shell(sim, version, "KUBECTL exec shell -- sh -c 'exit 3'", environment: Self.spdyEnvironment)
+        #expect(exit3.status == 3, "\(exit3.stderr)")
+        #expect(exit3.stderr.contains("command terminated with exit code 3"))
+        let missing = try await shell(sim, version, "KUBECTL exec shell -- nosuchtool 2>/dev/null; echo rc=$?", environment: Self.spdyEnvironment)
+        #expect(missing.stdout == "rc=127\n", "\(missing.stdout) \(missing.stderr)")
+        let echo = try await shell(sim, version, "KUBECTL exec shell -- sh -c 'echo one; hostname'", environment: Self.spdyEnvironment)
+        #expect(echo.status == 0, "\(echo.stderr)")
+        #expect(echo.stdout == "one\nshell\n")
     }
 
     @Test("logs -f streams a new line about every second", arguments: KubeSimHarness.kubectlVersions)
