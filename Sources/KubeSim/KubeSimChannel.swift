@@ -51,11 +51,6 @@ struct KubeSimChannel: ServerChildChannel, HTTPChannelHandler {
         self.spdy = spdy
     }
 
-    /// The server builder for `Application(server:)`.
-    static func builder(webSocket: @escaping WebSocketDecision, spdy: @escaping SPDYDecision) -> HTTPServerBuilder {
-        HTTPServerBuilder { responder in KubeSimChannel(responder: responder, webSocket: webSocket, spdy: spdy) }
-    }
-
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let upgradeAttempted = NIOLockedValueBox(false)

@@ -46,6 +46,20 @@ struct KubectlBasicsTests {
         #expect(groupVersion.body.contains("\"name\":\"deployments/scale\""))
     }
 
+    @Test("HTTP/2 when ALPN offers it, HTTP/1.1 otherwise (kubectl's exec and port-forward send no ALPN)")
+    func httpVersions() async throws {
+        let sim = try await KubeSimHarness()
+        for (flag, expected) in [("--http2", "2"), ("--http1.1", "1.1")] {
+            let result = try await ChildProcess.run("/usr/bin/curl", ["-sS", flag, "--cacert", sim.caFile, "-H", "Authorization: Bearer \(sim.token)",
+                                                                     "-o", "/dev/null", "-w", "%{http_version} %{http_code}", sim.url + "/api/v1/namespaces"])
+            #expect(result.stdout == "\(expected) 200", "\(result.stderr)")
+        }
+        // A watch streams over HTTP/2 as over HTTP/1.1.
+        let watch = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", sim.caFile, "-H", "Authorization: Bearer \(sim.token)",
+                                                                "\(sim.url)/api/v1/namespaces?watch=1&timeoutSeconds=1"])
+        #expect(watch.stdout.split(separator: "\n").count == 4, "\(watch.stdout) \(watch.stderr)")
+    }
+
     @Test("the object cap refuses creates beyond --max-objects with a Status")
     func objectCap() async throws {
         // A fresh simulator holds 5 objects: four namespaces and one node.
