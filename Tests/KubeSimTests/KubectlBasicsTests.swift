@@ -60,6 +60,22 @@ struct KubectlBasicsTests {
         #expect(watch.stdout.split(separator: "\n").count == 4, "\(watch.stdout) \(watch.stderr)")
     }
 
+    @Test("OpenAPI v2 as JSON for clients that accept it; 406 to kubectl's protobuf-only Accept, which it tolerates like 404")
+    func openAPIV2() async throws {
+        let sim = try await KubeSimHarness()
+        let json = try await sim.curl("/openapi/v2", accept: "application/json")
+        #expect(json.code == 200)
+        #expect(json.body.hasPrefix(#"{"swagger":"2.0""#))
+        #expect(json.body.contains(#""io.k8s.api.apps.v1.Deployment":{"#))
+        #expect(json.body.contains(#""x-kubernetes-group-version-kind":[{"group":"apps","version":"v1","kind":"Deployment"}]"#))
+        #expect(json.body.contains(#""/api/v1/namespaces/{namespace}/configmaps/{name}":{"#))
+        let protobuf = try await sim.curl("/openapi/v2", accept: "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+        #expect(protobuf.code == 406)
+        #expect(protobuf.body.contains(#""reason":"NotAcceptable""#))
+        let raw = try await sim.kubectl("1.33", ["get", "--raw", "/openapi/v2"])
+        #expect(raw.status == 0 && raw.stdout.contains(#""swagger":"2.0""#), "\(raw.stderr)")
+    }
+
     @Test("the object cap refuses creates beyond --max-objects with a Status")
     func objectCap() async throws {
         // A fresh simulator holds 5 objects: four namespaces and one node.
