@@ -56,7 +56,7 @@ enum PodExec {
         let tty = request.flag("tty")
         let expected = 1 + [request.flag("stdin"), request.flag("stdout"), request.flag("stderr") && !tty, tty].filter { $0 }.count
         return (HTTPHeaders([("X-Stream-Protocol-Version", chosen)]), { connection, streams in
-            let found = await collect(streams, count: expected)
+            let found = await SPDYConnection.collect(streams, count: expected)
             guard let error = found["error"] else { return }
             let stdout = found["stdout"]
             let stderr = found["stderr"] ?? stdout
@@ -72,27 +72,6 @@ enum PodExec {
             for stream in found.values where stream.type != "error" { connection.close(stream.id) }
             connection.close(error.id)
         })
-    }
-
-    /// Waits (up to kubelet's 30 s) until the client has opened `count` streams; keyed by `streamtype`.
-    private static func collect(_ streams: AsyncStream<SPDYConnection.Stream>, count: Int) async -> [String: SPDYConnection.Stream] {
-        await withTaskGroup(of: [String: SPDYConnection.Stream]?.self) { group in
-            group.addTask {
-                var found: [String: SPDYConnection.Stream] = [:]
-                for await stream in streams {
-                    found[stream.type] = stream
-                    if found.count == count { break }
-                }
-                return found
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(30))
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? [:]
-        }
     }
 
     /// Runs the command of an exec request in `MiniShell` and returns its exit code.

@@ -2,7 +2,7 @@ import BCSMongo
 import Foundation
 import NIOHTTP1
 
-/// An upgrade request for one of a pod's streaming subresources (`exec`, `portforward`), authorised and resolved.
+/// An upgrade request for one of a pod's streaming subresources (`exec`, `attach`, `portforward`), authorised and resolved.
 ///
 /// Both transports (WebSocket and SPDY) start from the same HTTP/1.1 request head, so the path,
 /// query, token and pod checks live here once; a nil result refuses the upgrade, after which
@@ -22,7 +22,7 @@ struct PodStreamRequest: Sendable {
         guard let components = URLComponents(string: head.uri.replacingOccurrences(of: "+", with: "%20")) else { return nil }
         let segments = components.path.split(separator: "/").map(String.init)
         guard segments.count == 7, segments[0] == "api", segments[1] == "v1", segments[2] == "namespaces", segments[4] == "pods",
-              ["exec", "portforward"].contains(segments[6]),
+              ["exec", "attach", "portforward"].contains(segments[6]),
               head.headers["Authorization"].first == "Bearer \(token)",
               let pod = try? await store.get(pods, namespace: segments[3], name: segments[5]) else { return nil }
         return PodStreamRequest(namespace: segments[3], name: segments[5], subresource: segments[6],

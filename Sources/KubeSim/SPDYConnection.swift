@@ -67,6 +67,30 @@ final class SPDYConnection: Sendable {
         deadline.cancel()
     }
 
+    /// Waits (up to kubelet's 30 s) until the client has opened `count` streams, keyed by `streamtype`.
+    ///
+    /// Exec and attach need all their streams before they start (kubectl-wire.md §6.3); later
+    /// streams, and the end of the session, can still be read from `streams` afterwards.
+    static func collect(_ streams: AsyncStream<Stream>, count: Int) async -> [String: Stream] {
+        await withTaskGroup(of: [String: Stream]?.self) { group in
+            group.addTask {
+                var found: [String: Stream] = [:]
+                for await stream in streams {
+                    found[stream.type] = stream
+                    if found.count == count { break }
+                }
+                return found
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? [:]
+        }
+    }
+
     /// Answers a client stream; sent by `serve` as soon as the SYN_STREAM arrives.
     private func reply(_ id: UInt32) {
         state.withLock { state in

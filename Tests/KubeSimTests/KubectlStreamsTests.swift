@@ -56,6 +56,26 @@ struct KubectlStreamsTests {
         #expect(echo.stdout == "one\nshell\n")
     }
 
+    @Test("attach shows the main process's heartbeats as they come and echoes stdin, over WebSocket and SPDY",
+          arguments: [("1.29", [String: String]()), ("1.33", [:]), ("1.33", spdyEnvironment)])
+    func attach(version: String, environment: [String: String]) async throws {
+        let sim = try await KubeSimHarness()
+        #expect(try await sim.curl("/api/v1/namespaces/default/pods", method: "POST", body: Self.pod).code == 201)
+        let kubectl = try KubeSimHarness.kubectlPath(version)
+        // The process never exits, so kubectl attach never ends by itself: read, then stop it (by the pid sh reports).
+        let pidFile = sim.directory + "/attach.pid"
+        let attached = try ChildProcess("/bin/sh", ["-c", "(printf 'typed in\\n'; sleep 4) | '\(kubectl)' --kubeconfig '\(sim.kubeconfig)' --cache-dir '\(sim.directory)/cache' attach -i shell & echo $! > '\(pidFile)'; wait"],
+                                        environment: environment)
+        defer {
+            if let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) { kill(pid, SIGKILL) }
+            attached.terminate()
+        }
+        #expect(try await KubeSimHarness.eventually { attached.stdout.contains("typed in\n") && attached.stdout.contains(" main heartbeat ") },
+                "\(attached.stdout) \(attached.stderr)")
+        let before = attached.stdout.components(separatedBy: " heartbeat ").count
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(5)) { attached.stdout.components(separatedBy: " heartbeat ").count > before })
+    }
+
     @Test("logs -f streams a new line about every second", arguments: KubeSimHarness.kubectlVersions)
     func followLogs(version: String) async throws {
         let sim = try await KubeSimHarness()
