@@ -11,11 +11,13 @@ struct KubeSimCommand: AsyncParsableCommand {
         abstract: "Run a Kubernetes API simulator (HTTPS, bearer token) that kubectl can drive.",
         discussion: """
             Serves /version, /readyz, /livez, /healthz, discovery (/api, /apis, aggregated or \
-            legacy), OpenAPI v3, and namespaces, pods, configmaps, secrets, serviceaccounts, \
+            legacy), OpenAPI v3 and v2, and namespaces, pods, configmaps, secrets, serviceaccounts, \
             services, events, nodes (core/v1) and deployments (apps/v1): get, list (label/field \
-            selectors, limit/continue), watch, create, update, merge, strategic-merge and JSON \
-            patch, delete, deletecollection, deployments/scale, pods/log, and pods/exec over \
-            WebSocket (a tiny built-in shell). A CA and a server certificate are generated at every \
+            selectors, limit/continue), watch, create (JSON or kubectl 1.32+'s protobuf), update, \
+            merge, strategic-merge and JSON patch, delete, deletecollection, deployments/scale, \
+            pods/log, pods/exec and pods/attach over WebSocket and SPDY/3.1 (a tiny built-in shell), \
+            and pods/portforward (every port echoes) over SPDY, SPDY-in-WebSocket and WebSocket. \
+            HTTP/2 by ALPN, HTTP/1.1 for upgrades. A CA and a server certificate are generated at every \
             start. Once listening, the server URL is printed on stdout (the chosen port when \
             --listen asks for port 0). Docs/kube-sim.md lists what is simulated and what is not.
 
