@@ -15,19 +15,21 @@ import NIOWebSocket
 /// Hummingbird's own WebSocket channel offers one upgrader; kubectl falls back from WebSocket to
 /// SPDY (`Upgrade: SPDY/3.1`) for exec before 1.30 and for port-forward before 1.31
 /// (kubectl-wire.md §5–§7), so this channel installs both in NIO's upgrade handler. A refused
-/// WebSocket upgrade gets 400, which makes kubectl retry over SPDY; a refused SPDY upgrade falls
-/// through to the ordinary responder, which answers with a `Status`.
+/// upgrade of either kind is answered with the decision's `Status` and the connection closed:
+/// NIO's upgrade handler has consumed the request head by then, so the ordinary responder never
+/// sees it. Any non-101 makes kubectl retry a WebSocket attempt over SPDY.
 struct KubeSimChannel: ServerChildChannel, HTTPChannelHandler {
-    typealias WebSocketDecision = @Sendable (HTTPRequestHead) async -> ShouldUpgradeResult<WebSocketDataHandler<Context>>
-    /// The 101's extra headers and the session to run, or nil to refuse.
-    typealias SPDYDecision = @Sendable (HTTPRequestHead) async -> (HTTPHeaders, SPDYSession)?
+    /// The 101's extra headers and the WebSocket handler, or the `Status` refusing the upgrade.
+    typealias WebSocketDecision = @Sendable (HTTPRequestHead) async -> Result<(HTTPFields, WebSocketDataHandler<Context>), KubeStatus>
+    /// The 101's extra headers and the session to run, or the `Status` refusing the upgrade.
+    typealias SPDYDecision = @Sendable (HTTPRequestHead) async -> Result<(HTTPHeaders, SPDYSession), KubeStatus>
     typealias SPDYSession = @Sendable (SPDYConnection, AsyncStream<SPDYConnection.Stream>) async -> Void
 
     enum UpgradeResult: Sendable {
         case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, WebSocketDataHandler<Context>)
         case spdy(NIOAsyncChannel<ByteBuffer, ByteBuffer>, SPDYSession)
         case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, KubeStatus)
     }
 
     struct Value: ServerChildChannelValue {
@@ -53,19 +55,19 @@ struct KubeSimChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let upgradeAttempted = NIOLockedValueBox(false)
+            let refusal = NIOLockedValueBox<KubeStatus?>(nil)
             let chosen = NIOLockedValueBox<WebSocketDataHandler<Context>?>(nil)
             let webSocket = self.webSocket
             let webSocketUpgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: maxFrameSize,
                 shouldUpgrade: { channel, head in
-                    upgradeAttempted.withLockedValue { $0 = true }
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
                     promise.completeWithTask {
                         switch await webSocket(head) {
-                        case .dontUpgrade:
+                        case .failure(let status):
+                            refusal.withLockedValue { $0 = status }
                             return nil
-                        case .upgrade(let fields, let handler):
+                        case .success(let (fields, handler)):
                             chosen.withLockedValue { $0 = handler }
                             return HTTPHeaders(fields.map { ($0.name.rawName, $0.value) })
                         }
@@ -82,14 +84,15 @@ struct KubeSimChannel: ServerChildChannel, HTTPChannelHandler {
                 }
             )
             let configuration = NIOTypedHTTPServerUpgradeConfiguration<UpgradeResult>(
-                upgraders: [webSocketUpgrader, SPDYUpgrader(decide: spdy)],
+                upgraders: [webSocketUpgrader, SPDYUpgrader(decide: spdy, refusal: refusal)],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
                         let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                        return upgradeAttempted.withLockedValue { $0 } ? .failedUpgrade(asyncChannel) : .notUpgraded(asyncChannel)
+                        if let status = refusal.withLockedValue({ $0 }) { return .failedUpgrade(asyncChannel, status) }
+                        return .notUpgraded(asyncChannel)
                     }
                 }
             )
@@ -107,11 +110,14 @@ struct KubeSimChannel: ServerChildChannel, HTTPChannelHandler {
             switch try await value.upgradeResult.get() {
             case .notUpgraded(let http1):
                 await handleHTTP(asyncChannel: http1, logger: logger)
-            case .failedUpgrade(let http1):
+            case .failedUpgrade(let http1, let status):
+                var body = ByteBuffer(string: JSONText.render(status.document))
+                body.writeString("\n")
+                let head = HTTPResponse(status: .init(code: status.code), headerFields: [
+                    .connection: "close", .contentType: "application/json", .contentLength: String(body.readableBytes),
+                ])
                 try await http1.executeThenClose { _, outbound in
-                    try await outbound.write(contentsOf: [
-                        .head(HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])), .end(nil),
-                    ])
+                    try await outbound.write(contentsOf: [.head(head), .body(body), .end(nil)])
                 }
             case .websocket(let asyncChannel, let handler):
                 _ = try await WebSocketHandler.handle(
@@ -140,20 +146,30 @@ private struct SPDYUpgrader: NIOTypedHTTPServerProtocolUpgrader {
     typealias UpgradeResult = KubeSimChannel.UpgradeResult
 
     let decide: KubeSimChannel.SPDYDecision
+    /// Where a refusal's `Status` goes, for the channel to answer with.
+    let refusal: NIOLockedValueBox<KubeStatus?>
     private let chosen = NIOLockedValueBox<KubeSimChannel.SPDYSession?>(nil)
     let supportedProtocol = "SPDY/3.1"
     let requiredUpgradeHeaders: [String] = []
 
-    init(decide: @escaping KubeSimChannel.SPDYDecision) { self.decide = decide }
-
-    struct Refused: Error {}
+    init(decide: @escaping KubeSimChannel.SPDYDecision, refusal: NIOLockedValueBox<KubeStatus?>) {
+        self.decide = decide
+        self.refusal = refusal
+    }
 
     func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let promise = channel.eventLoop.makePromise(of: HTTPHeaders.self)
         let decide = self.decide
         let chosen = self.chosen
+        let refusal = self.refusal
         promise.completeWithTask {
-            guard let (headers, session) = await decide(upgradeRequest) else { throw Refused() }
+            let (headers, session): (HTTPHeaders, KubeSimChannel.SPDYSession)
+            switch await decide(upgradeRequest) {
+            case .success(let accepted): (headers, session) = accepted
+            case .failure(let status):
+                refusal.withLockedValue { $0 = status }
+                throw status
+            }
             chosen.withLockedValue { $0 = session }
             var response = initialResponseHeaders
             response.add(contentsOf: headers)

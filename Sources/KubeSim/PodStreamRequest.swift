@@ -5,8 +5,9 @@ import NIOHTTP1
 /// An upgrade request for one of a pod's streaming subresources (`exec`, `attach`, `portforward`), authorised and resolved.
 ///
 /// Both transports (WebSocket and SPDY) start from the same HTTP/1.1 request head, so the path,
-/// query, token and pod checks live here once; a nil result refuses the upgrade, after which
-/// the ordinary responder (SPDY) or a 400 (WebSocket) answers, as kubectl-wire.md §5.1 expects.
+/// query, token and pod checks live here once. A refusal is the `Status` the apiserver would
+/// answer (401, 404); kubectl falls back from WebSocket to SPDY on it and prints the SPDY one
+/// (kubectl-wire.md §5.1).
 struct PodStreamRequest: Sendable {
     let namespace: String
     let name: String
@@ -17,16 +18,20 @@ struct PodStreamRequest: Sendable {
 
     private static let pods = ResourceCatalog.find(groupVersion: "v1", name: "pods")!
 
-    static func resolve(_ head: HTTPRequestHead, store: ObjectStore, token: String) async -> PodStreamRequest? {
+    static func resolve(_ head: HTTPRequestHead, store: ObjectStore, token: String) async -> Result<PodStreamRequest, KubeStatus> {
+        guard head.headers["Authorization"].first == "Bearer \(token)" else { return .failure(.unauthorized) }
         // Query values are form-encoded: `+` is a space (`command=exit+3`), a literal plus is `%2B`.
-        guard let components = URLComponents(string: head.uri.replacingOccurrences(of: "+", with: "%20")) else { return nil }
+        guard let components = URLComponents(string: head.uri.replacingOccurrences(of: "+", with: "%20")) else { return .failure(.pathNotFound) }
         let segments = components.path.split(separator: "/").map(String.init)
         guard segments.count == 7, segments[0] == "api", segments[1] == "v1", segments[2] == "namespaces", segments[4] == "pods",
-              ["exec", "attach", "portforward"].contains(segments[6]),
-              head.headers["Authorization"].first == "Bearer \(token)",
-              let pod = try? await store.get(pods, namespace: segments[3], name: segments[5]) else { return nil }
-        return PodStreamRequest(namespace: segments[3], name: segments[5], subresource: segments[6],
-                                query: components.queryItems ?? [], headers: head.headers, pod: pod)
+              ["exec", "attach", "portforward"].contains(segments[6]) else { return .failure(.pathNotFound) }
+        do {
+            let pod = try await store.get(pods, namespace: segments[3], name: segments[5])
+            return .success(PodStreamRequest(namespace: segments[3], name: segments[5], subresource: segments[6],
+                                             query: components.queryItems ?? [], headers: head.headers, pod: pod))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// A boolean query parameter: kubectl sends `true`, kubelet-style clients `1`.

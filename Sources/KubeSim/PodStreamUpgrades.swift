@@ -5,23 +5,40 @@ import NIOHTTP1
 enum PodStreamUpgrades {
     static func webSocket(store: ObjectStore, token: String) -> KubeSimChannel.WebSocketDecision {
         { head in
-            guard let request = await PodStreamRequest.resolve(head, store: store, token: token) else { return .dontUpgrade }
-            switch request.subresource {
-            case "exec": return PodExec.webSocket(request)
-            case "attach": return PodAttach.webSocket(request)
-            default: return PodPortForward.webSocket(request)
+            let request: PodStreamRequest
+            switch await PodStreamRequest.resolve(head, store: store, token: token) {
+            case .success(let resolved): request = resolved
+            case .failure(let status): return .failure(status)
+            }
+            let decision = switch request.subresource {
+            case "exec": PodExec.webSocket(request)
+            case "attach": PodAttach.webSocket(request)
+            default: PodPortForward.webSocket(request)
+            }
+            switch decision {
+            case .upgrade(let fields, let handler): return .success((fields, handler))
+            case .dontUpgrade: return .failure(noProtocol(request, header: "Sec-WebSocket-Protocol"))
             }
         }
     }
 
     static func spdy(store: ObjectStore, token: String) -> KubeSimChannel.SPDYDecision {
         { head in
-            guard let request = await PodStreamRequest.resolve(head, store: store, token: token) else { return nil }
-            switch request.subresource {
-            case "exec": return PodExec.spdy(request)
-            case "attach": return PodAttach.spdy(request)
-            default: return PodPortForward.spdy(request)
+            let request: PodStreamRequest
+            switch await PodStreamRequest.resolve(head, store: store, token: token) {
+            case .success(let resolved): request = resolved
+            case .failure(let status): return .failure(status)
             }
+            let decision = switch request.subresource {
+            case "exec": PodExec.spdy(request)
+            case "attach": PodAttach.spdy(request)
+            default: PodPortForward.spdy(request)
+            }
+            return decision.map { .success($0) } ?? .failure(noProtocol(request, header: "X-Stream-Protocol-Version"))
         }
+    }
+
+    private static func noProtocol(_ request: PodStreamRequest, header: String) -> KubeStatus {
+        .badRequest("unable to upgrade: \(request.subresource) does not speak any of the offered \(header) values \(request.header(header))")
     }
 }

@@ -76,6 +76,26 @@ struct KubectlStreamsTests {
         #expect(try await KubeSimHarness.eventually(timeout: .seconds(5)) { attached.stdout.components(separatedBy: " heartbeat ").count > before })
     }
 
+    @Test("a refused upgrade gets the apiserver's Status: NotFound for a missing pod, Unauthorized for a bad token; BadRequest without an upgrade")
+    func refusedUpgrades() async throws {
+        let sim = try await KubeSimHarness()
+        #expect(try await sim.curl("/api/v1/namespaces/default/pods", method: "POST", body: Self.pod).code == 201)
+        let result = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http1.1", "--cacert", sim.caFile, "-H", "Authorization: Bearer \(sim.token)", "-X", "POST",
+                                                                 "-H", "Connection: Upgrade", "-H", "Upgrade: SPDY/3.1", "-H", "X-Stream-Protocol-Version: v4.channel.k8s.io",
+                                                                 "-w", "\n%{http_code}", sim.url + "/api/v1/namespaces/default/pods/nope/exec?command=ls&stdout=true"])
+        #expect(result.stdout.hasSuffix("\n404"), "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains(#""reason":"NotFound""#))
+        let webSocket = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http1.1", "--cacert", sim.caFile, "-H", "Authorization: Bearer wrong",
+                                                                    "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+                                                                    "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", "Sec-WebSocket-Protocol: v5.channel.k8s.io",
+                                                                    "-w", "\n%{http_code}", sim.url + "/api/v1/namespaces/default/pods/shell/exec?command=ls&stdout=true"])
+        #expect(webSocket.stdout.hasSuffix("\n401"), "\(webSocket.stdout) \(webSocket.stderr)")
+        #expect(webSocket.stdout.contains(#""reason":"Unauthorized""#))
+        let plain = try await sim.curl("/api/v1/namespaces/default/pods/shell/exec?command=ls&stdout=true", method: "POST")
+        #expect(plain.code == 400)
+        #expect(plain.body.contains("Upgrade request required"))
+    }
+
     @Test("logs -f streams a new line about every second", arguments: KubeSimHarness.kubectlVersions)
     func followLogs(version: String) async throws {
         let sim = try await KubeSimHarness()
