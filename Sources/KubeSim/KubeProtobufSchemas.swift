@@ -3,6 +3,7 @@
 /// Only what `kubectl create namespace|configmap|secret|deployment|service|serviceaccount` can set
 /// is listed; unknown field numbers are skipped, as a newer client's extra fields would be.
 enum KubeProtobufSchemas {
+    /// How a field's wire value becomes JSON.
     indirect enum ValueType: Sendable {
         case string, bytes, int, bool
         case message([Int: Field])
@@ -14,6 +15,7 @@ enum KubeProtobufSchemas {
         case quantity
     }
 
+    /// One field of a message: its JSON name and type.
     struct Field: Sendable {
         let name: String
         let type: ValueType

@@ -23,8 +23,10 @@ struct KubeSimChannel: ServerChildChannel, HTTPChannelHandler {
     typealias WebSocketDecision = @Sendable (HTTPRequestHead) async -> Result<(HTTPFields, WebSocketDataHandler<Context>), KubeStatus>
     /// The 101's extra headers and the session to run, or the `Status` refusing the upgrade.
     typealias SPDYDecision = @Sendable (HTTPRequestHead) async -> Result<(HTTPHeaders, SPDYSession), KubeStatus>
+    /// What runs over an accepted SPDY connection: the connection to write to and the streams the client opens.
     typealias SPDYSession = @Sendable (SPDYConnection, AsyncStream<SPDYConnection.Stream>) async -> Void
 
+    /// How the first request of a connection ended up: upgraded, plain HTTP, or a refused upgrade to answer.
     enum UpgradeResult: Sendable {
         case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, WebSocketDataHandler<Context>)
         case spdy(NIOAsyncChannel<ByteBuffer, ByteBuffer>, SPDYSession)
@@ -32,11 +34,13 @@ struct KubeSimChannel: ServerChildChannel, HTTPChannelHandler {
         case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, KubeStatus)
     }
 
+    /// The connection once set up; the upgrade result arrives after the first request head.
     struct Value: ServerChildChannelValue {
         let upgradeResult: EventLoopFuture<UpgradeResult>
         let channel: any Channel
     }
 
+    /// What a WebSocket handler gets besides its streams: only the connection's logger.
     struct Context: WebSocketContext {
         let logger: Logger
     }
