@@ -9,7 +9,8 @@ import NIOHTTP2
 /// kubectl offers `h2` and `http/1.1` on ordinary requests and speaks HTTP/2 when the server picks
 /// it, but its exec, attach and port-forward connections send no ALPN at all, because HTTP/2 cannot
 /// carry `Upgrade` (kubectl-wire.md §0, §10); those fall back to HTTP/1.1 here. Sits inside
-/// Hummingbird's TLS channel, which adds the TLS handler whose handshake result this waits for.
+/// Hummingbird's TLS channel, which adds the TLS handler whose handshake result this waits for;
+/// `h2` is among that handler's ALPN protocols only with `--http2`.
 struct KubeSimALPNChannel: ServerChildChannel, HTTPChannelHandler {
     struct Value: ServerChildChannelValue {
         let negotiated: EventLoopFuture<NIONegotiatedHTTPVersion<KubeSimChannel.Value, HTTP2Channel.Value>>

@@ -34,7 +34,7 @@ public struct KubeSimServer: Sendable {
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificates.serverKeyPEM.utf8), format: .pem))
         )
         tls.minimumTLSVersion = .tlsv12
-        tls.applicationProtocols = KubeSimALPNChannel.applicationProtocols
+        tls.applicationProtocols = options.http2 ? KubeSimALPNChannel.applicationProtocols : ["http/1.1"]
 
         let options = self.options
         let logger = self.logger

@@ -17,7 +17,7 @@ struct KubeSimCommand: AsyncParsableCommand {
             merge, strategic-merge and JSON patch, delete, deletecollection, deployments/scale, \
             pods/log, pods/exec and pods/attach over WebSocket and SPDY/3.1 (a tiny built-in shell), \
             and pods/portforward (every port echoes) over SPDY, SPDY-in-WebSocket and WebSocket. \
-            HTTP/2 by ALPN, HTTP/1.1 for upgrades. A CA and a server certificate are generated at every \
+            HTTP/2 by ALPN with --http2 (HTTP/1.1 otherwise, and always for upgrades). A CA and a server certificate are generated at every \
             start. Once listening, the server URL is printed on stdout (the chosen port when \
             --listen asks for port 0). Docs/kube-sim.md lists what is simulated and what is not.
 
@@ -57,6 +57,9 @@ struct KubeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("bookmark-interval"), help: ArgumentHelp("Seconds between BOOKMARK events on watches that allow them.", valueName: "seconds"))
     var bookmarkInterval: Double = 10
 
+    @Flag(name: .customLong("http2"), help: "Offer HTTP/2 by ALPN (kubectl then uses it for everything but exec, attach and port-forward).")
+    var http2 = false
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error|critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -83,6 +86,7 @@ struct KubeSimCommand: AsyncParsableCommand {
         options.maxObjects = maxObjects
         options.watchWindow = watchWindow
         options.bookmarkInterval = .milliseconds(Int64(bookmarkInterval * 1000))
+        options.http2 = http2
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingBootstrap.bootstrap(level: level, format: .text)
         var logger = Logger(label: "bcs.kube-sim")

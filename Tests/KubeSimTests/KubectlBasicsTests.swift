@@ -46,14 +46,20 @@ struct KubectlBasicsTests {
         #expect(groupVersion.body.contains("\"name\":\"deployments/scale\""))
     }
 
-    @Test("HTTP/2 when ALPN offers it, HTTP/1.1 otherwise (kubectl's exec and port-forward send no ALPN)")
+    @Test("with --http2, HTTP/2 when ALPN offers it, HTTP/1.1 otherwise (kubectl's exec and port-forward send no ALPN); without, HTTP/1.1")
     func httpVersions() async throws {
-        let sim = try await KubeSimHarness()
+        let plain = try await KubeSimHarness()
+        let offered = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", plain.caFile, "-H", "Authorization: Bearer \(plain.token)",
+                                                                  "-o", "/dev/null", "-w", "%{http_version}", plain.url + "/api/v1/namespaces"])
+        #expect(offered.stdout == "1.1", "\(offered.stderr)")
+        let sim = try await KubeSimHarness(["--http2"])
         for (flag, expected) in [("--http2", "2"), ("--http1.1", "1.1")] {
             let result = try await ChildProcess.run("/usr/bin/curl", ["-sS", flag, "--cacert", sim.caFile, "-H", "Authorization: Bearer \(sim.token)",
                                                                      "-o", "/dev/null", "-w", "%{http_version} %{http_code}", sim.url + "/api/v1/namespaces"])
             #expect(result.stdout == "\(expected) 200", "\(result.stderr)")
         }
+        let kubectl = try await sim.kubectl("1.33", ["get", "ns"])
+        #expect(kubectl.status == 0 && kubectl.stdout.contains("kube-system"), "\(kubectl.stderr)")
         // A watch streams over HTTP/2 as over HTTP/1.1.
         let watch = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", sim.caFile, "-H", "Authorization: Bearer \(sim.token)",
                                                                 "\(sim.url)/api/v1/namespaces?watch=1&timeoutSeconds=1"])
