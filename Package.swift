@@ -41,6 +41,11 @@ let package = Package(
             pkgConfig: "libmongoc-1.0",
             providers: [.apt(["libmongoc-dev"]), .brew(["mongo-c-driver"])]
         ),
+        // zlib from zlib1g-dev, for kube-sim's SPDY/3.1 header compression (a preset dictionary, which Foundation does not offer).
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         .target(
             name: "BCSCore",
             dependencies: [
@@ -152,6 +157,7 @@ let package = Package(
             dependencies: [
                 "BCSCore",
                 "BCSMongo",
+                "CZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -159,9 +165,11 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

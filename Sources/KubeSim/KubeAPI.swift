@@ -74,6 +74,12 @@ struct KubeAPI: HTTPResponder {
             return try await resource(request, groupVersion: groupVersion, rest: Array(segments.dropFirst(3)))
         case "openapi":
             if segments == ["openapi", "v3"] { return KubeResponses.json(OpenAPIDocuments.index()) }
+            if segments == ["openapi", "v2"] {
+                guard OpenAPIV2Document.acceptsJSON(request.headers[.accept]) else {
+                    throw KubeStatus(code: 406, reason: "NotAcceptable", message: "kube-sim serves /openapi/v2 as application/json only")
+                }
+                return KubeResponses.json(OpenAPIV2Document.document())
+            }
             if segments.count >= 3, segments[1] == "v3" {
                 // `/openapi/v3/api/v1` → `v1`, `/openapi/v3/apis/apps/v1` → `apps/v1`.
                 let groupVersion = segments.dropFirst(3).joined(separator: "/")

@@ -13,6 +13,9 @@ public struct KubeSimOptions: Sendable {
     public var watchWindow = 10_000
     public var eventRate = 0.0
     public var bookmarkInterval: Duration = .seconds(10)
+    /// Offer `h2` by ALPN. Off by default: with it on, the gateway's HTTP/2 client to kube-sim
+    /// loses the end of exec streams it relays (see Docs/kube-sim.md).
+    public var http2 = false
 
     public static let defaultMaxObjects = 20_000
     public static let defaultWatchWindow = 10_000

@@ -34,7 +34,7 @@ public struct KubeSimServer: Sendable {
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificates.serverKeyPEM.utf8), format: .pem))
         )
         tls.minimumTLSVersion = .tlsv12
-        tls.applicationProtocols = ["http/1.1"]
+        tls.applicationProtocols = options.http2 ? KubeSimALPNChannel.applicationProtocols : ["http/1.1"]
 
         let options = self.options
         let logger = self.logger
@@ -45,9 +45,8 @@ public struct KubeSimServer: Sendable {
         let app = Application(
             responder: responder,
             server: try .tls(
-                .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { request, _, _ in
-                    await PodExec.shouldUpgrade(request, store: store, token: options.token)
-                },
+                KubeSimALPNChannel.builder(webSocket: PodStreamUpgrades.webSocket(store: store, token: options.token),
+                                           spdy: PodStreamUpgrades.spdy(store: store, token: options.token)),
                 tlsConfiguration: tls
             ),
             configuration: .init(address: .hostname(options.listen.host, port: options.listen.port), serverName: "kube-sim"),

@@ -6,7 +6,7 @@ import BCSMongo
 /// a `create -f`/`apply` without it. It then uses server-side field validation when the
 /// group-version document has, for the object's kind, a `patch` operation tagged with
 /// `x-kubernetes-group-version-kind` and a `fieldValidation` parameter (kubectl-wire.md §2.2).
-/// v2 stays 404, which kubectl tolerates once v3 answers.
+/// v2 is `OpenAPIV2Document`.
 enum OpenAPIDocuments {
     static func hash(_ groupVersion: String) -> String { groupVersion == "v1" ? "kubesimcorev1" : "kubesimappsv1" }
 

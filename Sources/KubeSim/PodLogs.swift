@@ -13,6 +13,11 @@ struct PodLogs {
     let namespace: String
     private static let pods = ResourceCatalog.find(groupVersion: "v1", name: "pods")!
 
+    /// The pod's N-th heartbeat line, also what `pods/attach` shows of the main process.
+    static func heartbeat(_ n: Int, started: Date, container: String, namespace: String, name: String) -> String {
+        "\(Timestamps.format(started.addingTimeInterval(Double(n)))) \(container) heartbeat \(n) from \(namespace)/\(name)\n"
+    }
+
     func response(name: String, query: FlatDictionary<Substring, Substring>) async throws -> Response {
         let pod = try await store.get(Self.pods, namespace: namespace, name: name)
         let started = Timestamps.parse(pod.string("metadata", "creationTimestamp") ?? "") ?? Date()
@@ -27,9 +32,8 @@ struct PodLogs {
         let namespace = self.namespace
         let start = first
         let line: @Sendable (Int) -> String = { n in
-            let at = started.addingTimeInterval(Double(n))
-            let text = "\(Timestamps.format(at)) \(container) heartbeat \(n) from \(namespace)/\(name)\n"
-            return timestamps ? Timestamps.format(at) + " " + text : text
+            let text = Self.heartbeat(n, started: started, container: container, namespace: namespace, name: name)
+            return timestamps ? Timestamps.format(started.addingTimeInterval(Double(n))) + " " + text : text
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain"

@@ -42,6 +42,8 @@ enum ResourceCatalog {
     static let subresources: [(parent: String, name: String, kind: String, group: String?, version: String?, verbs: [String])] = [
         ("pods", "log", "Pod", nil, nil, ["get"]),
         ("pods", "exec", "PodExecOptions", nil, nil, ["create", "get"]),
+        ("pods", "attach", "PodAttachOptions", nil, nil, ["create", "get"]),
+        ("pods", "portforward", "PodPortForwardOptions", nil, nil, ["create", "get"]),
         ("pods", "status", "Pod", nil, nil, ["get", "patch", "update"]),
         ("deployments", "scale", "Scale", "autoscaling", "v1", ["get", "patch", "update"]),
         ("deployments", "status", "Deployment", nil, nil, ["get", "patch", "update"]),

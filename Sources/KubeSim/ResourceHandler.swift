@@ -56,6 +56,10 @@ struct ResourceHandler {
             return KubeResponses.json(["kind": "Status", "apiVersion": "v1", "metadata": .document([:]), "status": "Success",
                                        "details": .document(["name": .string(name), "group": .string(type.group), "kind": .string(type.name),
                                                              "uid": deleted["metadata"]?.doc["uid"] ?? .null])])
+        case (let method, let name?, let sub?) where type.name == "pods" && [.get, .post].contains(method) && ["exec", "attach", "portforward"].contains(sub):
+            // Reached only by a request that is no upgrade (refused upgrades are answered by `KubeSimChannel`).
+            _ = try await store.get(type, namespace: namespace ?? "", name: name)
+            throw KubeStatus.badRequest("Upgrade request required")
         case (_, let name?, "scale") where type.name == "deployments":
             return try await ScaleSubresource(store: store, namespace: namespace ?? "").handle(request, name: name)
         case (.get, let name?, "log") where type.name == "pods":

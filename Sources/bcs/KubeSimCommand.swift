@@ -11,11 +11,13 @@ struct KubeSimCommand: AsyncParsableCommand {
         abstract: "Run a Kubernetes API simulator (HTTPS, bearer token) that kubectl can drive.",
         discussion: """
             Serves /version, /readyz, /livez, /healthz, discovery (/api, /apis, aggregated or \
-            legacy), OpenAPI v3, and namespaces, pods, configmaps, secrets, serviceaccounts, \
+            legacy), OpenAPI v3 and v2, and namespaces, pods, configmaps, secrets, serviceaccounts, \
             services, events, nodes (core/v1) and deployments (apps/v1): get, list (label/field \
-            selectors, limit/continue), watch, create, update, merge, strategic-merge and JSON \
-            patch, delete, deletecollection, deployments/scale, pods/log, and pods/exec over \
-            WebSocket (a tiny built-in shell). A CA and a server certificate are generated at every \
+            selectors, limit/continue), watch, create (JSON or kubectl 1.32+'s protobuf), update, \
+            merge, strategic-merge and JSON patch, delete, deletecollection, deployments/scale, \
+            pods/log, pods/exec and pods/attach over WebSocket and SPDY/3.1 (a tiny built-in shell), \
+            and pods/portforward (every port echoes) over SPDY, SPDY-in-WebSocket and WebSocket. \
+            HTTP/2 by ALPN with --http2 (HTTP/1.1 otherwise, and always for upgrades). A CA and a server certificate are generated at every \
             start. Once listening, the server URL is printed on stdout (the chosen port when \
             --listen asks for port 0). Docs/kube-sim.md lists what is simulated and what is not.
 
@@ -55,6 +57,9 @@ struct KubeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("bookmark-interval"), help: ArgumentHelp("Seconds between BOOKMARK events on watches that allow them.", valueName: "seconds"))
     var bookmarkInterval: Double = 10
 
+    @Flag(name: .customLong("http2"), help: "Offer HTTP/2 by ALPN (kubectl then uses it for everything but exec, attach and port-forward).")
+    var http2 = false
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error|critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -81,6 +86,7 @@ struct KubeSimCommand: AsyncParsableCommand {
         options.maxObjects = maxObjects
         options.watchWindow = watchWindow
         options.bookmarkInterval = .milliseconds(Int64(bookmarkInterval * 1000))
+        options.http2 = http2
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingBootstrap.bootstrap(level: level, format: .text)
         var logger = Logger(label: "bcs.kube-sim")

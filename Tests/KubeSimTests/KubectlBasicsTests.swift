@@ -46,6 +46,48 @@ struct KubectlBasicsTests {
         #expect(groupVersion.body.contains("\"name\":\"deployments/scale\""))
     }
 
+    @Test("with --http2, HTTP/2 when ALPN offers it, HTTP/1.1 otherwise (kubectl's exec and port-forward send no ALPN); without, HTTP/1.1")
+    func httpVersions() async throws {
+        let plain = try await KubeSimHarness()
+        let offered = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", plain.caFile, "-H", "Authorization: Bearer \(plain.token)",
+                                                                  "-o", "/dev/null", "-w", "%{http_version}", plain.url + "/api/v1/namespaces"])
+        #expect(offered.stdout == "1.1", "\(offered.stderr)")
+        let sim = try await KubeSimHarness(["--http2"])
+        for (flag, expected) in [("--http2", "2"), ("--http1.1", "1.1")] {
+            let result = try await ChildProcess.run("/usr/bin/curl", ["-sS", flag, "--cacert", sim.caFile, "-H", "Authorization: Bearer \(sim.token)",
+                                                                     "-o", "/dev/null", "-w", "%{http_version} %{http_code}", sim.url + "/api/v1/namespaces"])
+            #expect(result.stdout == "\(expected) 200", "\(result.stderr)")
+        }
+        let kubectl = try await sim.kubectl("1.33", ["get", "ns"])
+        #expect(kubectl.status == 0 && kubectl.stdout.contains("kube-system"), "\(kubectl.stderr)")
+        // A watch streams over HTTP/2 as over HTTP/1.1.
+        let watch = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", sim.caFile, "-H", "Authorization: Bearer \(sim.token)",
+                                                                "\(sim.url)/api/v1/namespaces?watch=1&timeoutSeconds=1"])
+        #expect(watch.stdout.split(separator: "\n").count == 4, "\(watch.stdout) \(watch.stderr)")
+    }
+
+    @Test("OpenAPI v2 as JSON for clients that accept it; 406 to kubectl's protobuf-only Accept, which it tolerates like 404")
+    func openAPIV2() async throws {
+        let sim = try await KubeSimHarness()
+        // The document is ~40 KB: written to a file, since a child's large stdout may still be in the pipe when it exits.
+        let file = sim.directory + "/openapi-v2.json"
+        let fetched = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--cacert", sim.caFile, "-H", "Authorization: Bearer \(sim.token)",
+                                                                  "-H", "Accept: application/json", "-o", file, "-w", "%{http_code}", sim.url + "/openapi/v2"])
+        #expect(fetched.stdout == "200", "\(fetched.stderr)")
+        let body = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(body.hasPrefix(#"{"swagger":"2.0""#))
+        #expect(body.contains(#""io.k8s.api.apps.v1.Deployment":{"#))
+        #expect(body.contains(#""x-kubernetes-group-version-kind":[{"group":"apps","version":"v1","kind":"Deployment"}]"#))
+        #expect(body.contains(#""/api/v1/namespaces/{namespace}/configmaps/{name}":{"#))
+        let protobuf = try await sim.curl("/openapi/v2", accept: "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+        #expect(protobuf.code == 406)
+        #expect(protobuf.body.contains(#""reason":"NotAcceptable""#))
+        let kubectl = try KubeSimHarness.kubectlPath("1.33")
+        let raw = try await ChildProcess.run("/bin/sh", ["-c", "'\(kubectl)' --kubeconfig '\(sim.kubeconfig)' get --raw /openapi/v2 > '\(file)'"])
+        #expect(raw.status == 0, "\(raw.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8).hasPrefix(#"{"swagger":"2.0""#))
+    }
+
     @Test("the object cap refuses creates beyond --max-objects with a Status")
     func objectCap() async throws {
         // A fresh simulator holds 5 objects: four namespaces and one node.
@@ -130,6 +172,30 @@ struct KubectlBasicsTests {
         #expect(stored.stdout == "Opaque YWRtaW4=", "\(stored.stdout) \(stored.stderr)")
         let table = try await sim.kubectl(version, ["get", "secrets", "-n", "team-a"])
         #expect(table.stdout.contains("TYPE"))
+    }
+
+    @Test("imperative create deployment, service clusterip, serviceaccount (protobuf bodies from kubectl 1.32+)", arguments: KubeSimHarness.kubectlVersions)
+    func imperativeCreateWorkloads(version: String) async throws {
+        let sim = try await KubeSimHarness()
+        let deployment = try await sim.kubectl(version, ["create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=80", "--", "nginx", "-g", "daemon off;"])
+        #expect(deployment.status == 0, "\(deployment.stderr)")
+        #expect(deployment.stdout.contains("deployment.apps/web created"))
+        let spec = try await sim.kubectl(version, ["get", "deployment", "web", "-o",
+            "jsonpath={.spec.replicas} {.spec.selector.matchLabels.app} {.spec.template.metadata.labels.app} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.template.spec.containers[0].command[2]}"])
+        #expect(spec.stdout == "2 web web nginx:1.27 80 daemon off;", "\(spec.stdout) \(spec.stderr)")
+        let zero = try await sim.kubectl(version, ["create", "deployment", "idle", "--image=busybox", "--replicas=0"])
+        #expect(zero.status == 0, "\(zero.stderr)")
+        #expect(try await sim.kubectl(version, ["get", "deployment", "idle", "-o", "jsonpath={.spec.replicas}"]).stdout == "0")
+        let scaled = try await sim.kubectl(version, ["scale", "deployment", "web", "--replicas=3"])
+        #expect(scaled.status == 0, "\(scaled.stderr)")
+        let service = try await sim.kubectl(version, ["create", "service", "clusterip", "web", "--tcp=80:8080"])
+        #expect(service.status == 0, "\(service.stderr)")
+        #expect(service.stdout.contains("service/web created"))
+        let ports = try await sim.kubectl(version, ["get", "service", "web", "-o", "jsonpath={.spec.type} {.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.selector.app}"])
+        #expect(ports.stdout == "ClusterIP 80 8080 web", "\(ports.stdout) \(ports.stderr)")
+        let account = try await sim.kubectl(version, ["create", "serviceaccount", "robot"])
+        #expect(account.status == 0, "\(account.stderr)")
+        #expect(account.stdout.contains("serviceaccount/robot created"))
     }
 
     @Test("a bad token gives kubectl's Unauthorized error", arguments: KubeSimHarness.kubectlVersions)
