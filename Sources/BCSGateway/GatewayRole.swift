@@ -61,9 +61,8 @@ public struct GatewayRole: RoleModule {
             }
             return value
         }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(60)),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64), decompression: .disabled))
+        // The process-wide client: it is never shut down, so a role built but not run (tests) is safe.
+        let client = HTTPClient.shared
         var routes: [RoleForwarder.Route] = []
         if !coHosted.contains(.usermanager) {
             routes.append(.init(publicPrefix: "/bcsapi/v4/usermanager/", rolePrefix: "/usermanager/", baseURL: try url("usermanager-url"),

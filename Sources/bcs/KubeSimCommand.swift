@@ -17,7 +17,7 @@ struct KubeSimCommand: AsyncParsableCommand {
             merge, strategic-merge and JSON patch, delete, deletecollection, deployments/scale, \
             pods/log, pods/exec and pods/attach over WebSocket and SPDY/3.1 (a tiny built-in shell), \
             and pods/portforward (every port echoes) over SPDY, SPDY-in-WebSocket and WebSocket. \
-            HTTP/2 by ALPN with --http2 (HTTP/1.1 otherwise, and always for upgrades). A CA and a server certificate are generated at every \
+            HTTP/2 by ALPN unless --no-http2 (HTTP/1.1 always for upgrades). A CA and a server certificate are generated at every \
             start. Once listening, the server URL is printed on stdout (the chosen port when \
             --listen asks for port 0). Docs/kube-sim.md lists what is simulated and what is not.
 
@@ -57,8 +57,9 @@ struct KubeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("bookmark-interval"), help: ArgumentHelp("Seconds between BOOKMARK events on watches that allow them.", valueName: "seconds"))
     var bookmarkInterval: Double = 10
 
-    @Flag(name: .customLong("http2"), help: "Offer HTTP/2 by ALPN (kubectl then uses it for everything but exec, attach and port-forward).")
-    var http2 = false
+    @Flag(name: .customLong("http2"), inversion: .prefixedNo,
+          help: "Offer HTTP/2 by ALPN, as an apiserver does (kubectl then uses it for everything but exec, attach and port-forward).")
+    var http2 = true
 
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error|critical.", valueName: "level"))
     var logLevel: String = "info"

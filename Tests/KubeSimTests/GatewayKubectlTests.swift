@@ -147,4 +147,39 @@ struct GatewayKubectlTests {
         let refused = try await gateway.kubectl("1.33", try gateway.kubeconfig(token: viewer, name: "split-viewer"), ["delete", "ns", "default"])
         #expect(refused.status != 0 && refused.stderr.contains("may not DELETE"), "\(refused.stderr)")
     }
+
+    /// exec over SPDY (kubectl 1.29's default; 1.33 when told) and port-forward over each transport
+    /// kubectl uses, through the gateway: the upgrade is relayed byte for byte whatever it carries.
+    @Test(arguments: KubectlPortForwardTests.transports.indices)
+    func spdyExecAndPortForwardThroughTheGateway(transport: Int) async throws {
+        let (version, environment) = KubectlPortForwardTests.transports[transport]
+        let gateway = try await GatewayHarness(sim: try await KubeSimHarness())
+        try await gateway.registerCluster()
+        let kubeconfig = try gateway.kubeconfig(token: GatewayHarness.admin, name: "spdy-\(transport)")
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(20)) { try await gateway.kubectl(version, kubeconfig, ["get", "ns"]).status == 0 })
+        #expect(try await gateway.sim.curl("/api/v1/namespaces/default/pods", method: "POST", body: KubectlPortForwardTests.pod).code == 201)
+
+        let spdy = ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"]
+        let cat = try await gateway.shell(version, kubeconfig, "printf 'over spdy\\n' | KUBECTL exec -i echo -- cat", environment: spdy)
+        #expect(cat.status == 0 && cat.stdout == "over spdy\n", "\(cat.stdout) \(cat.stderr)")
+        let exit3 = try await gateway.shell(version, kubeconfig, "KUBECTL exec echo -- sh -c 'exit 3'", environment: spdy)
+        #expect(exit3.status == 3, "\(exit3.stderr)")
+
+        let forward = try ChildProcess(try KubeSimHarness.kubectlPath(version),
+                                       ["--kubeconfig", kubeconfig, "--cache-dir", gateway.sim.directory + "/pf-cache", "port-forward", "pod/echo", ":8080"],
+                                       environment: environment)
+        defer { forward.terminate() }
+        var port: UInt16?
+        _ = try await KubeSimHarness.eventually {
+            port = forward.stdout.split(separator: "\n").first { $0.hasPrefix("Forwarding from 127.0.0.1:") }
+                .flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { UInt16($0) }
+            return port != nil || !forward.isRunning
+        }
+        let local = try #require(port, "no port in \(forward.stdout) \(forward.stderr)")
+        for round in 1...2 {
+            let reply = try await KubectlPortForwardTests.roundTrip(port: local, message: "via gateway \(round)\n")
+            #expect(reply == "via gateway \(round)\n", "\(forward.stderr)")
+        }
+        #expect(forward.isRunning, "\(forward.stderr)")
+    }
 }

@@ -46,13 +46,13 @@ struct KubectlBasicsTests {
         #expect(groupVersion.body.contains("\"name\":\"deployments/scale\""))
     }
 
-    @Test("with --http2, HTTP/2 when ALPN offers it, HTTP/1.1 otherwise (kubectl's exec and port-forward send no ALPN); without, HTTP/1.1")
+    @Test("HTTP/2 when ALPN offers it, HTTP/1.1 otherwise (kubectl's exec and port-forward send no ALPN); with --no-http2, HTTP/1.1")
     func httpVersions() async throws {
-        let plain = try await KubeSimHarness()
+        let plain = try await KubeSimHarness(["--no-http2"])
         let offered = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", plain.caFile, "-H", "Authorization: Bearer \(plain.token)",
                                                                   "-o", "/dev/null", "-w", "%{http_version}", plain.url + "/api/v1/namespaces"])
         #expect(offered.stdout == "1.1", "\(offered.stderr)")
-        let sim = try await KubeSimHarness(["--http2"])
+        let sim = try await KubeSimHarness()
         for (flag, expected) in [("--http2", "2"), ("--http1.1", "1.1")] {
             let result = try await ChildProcess.run("/usr/bin/curl", ["-sS", flag, "--cacert", sim.caFile, "-H", "Authorization: Bearer \(sim.token)",
                                                                      "-o", "/dev/null", "-w", "%{http_version} %{http_code}", sim.url + "/api/v1/namespaces"])
