@@ -158,6 +158,7 @@ let package = Package(
                 "BCSCore",
                 "BCSMongo",
                 "CZlib",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

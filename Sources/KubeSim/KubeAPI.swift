@@ -1,4 +1,5 @@
 import BCSMongo
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -29,6 +30,13 @@ struct KubeAPI: HTTPResponder {
         guard authorized(request) else {
             logger.debug("unauthorized", metadata: ["method": "\(request.method)", "path": "\(path)"])
             return KubeResponses.error(.unauthorized)
+        }
+        // An apiserver would act as the impersonated user; the simulator names it in its log, so
+        // tests can see which identity a proxy forwarded.
+        if let user = request.headers[HTTPField.Name("Impersonate-User")!] {
+            let groups = request.headers[values: HTTPField.Name("Impersonate-Group")!].joined(separator: ",")
+            logger.info("impersonated request", metadata: ["impersonate_user": "\(user)", "impersonate_groups": "\(groups)",
+                                                           "method": "\(request.method)", "path": "\(path)"])
         }
         let response: Response
         do {

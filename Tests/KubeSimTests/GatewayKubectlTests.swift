@@ -91,6 +91,11 @@ struct GatewayKubectlTests {
         #expect(exec.status != 0 && exec.stderr.contains("may not POST cluster"), "a viewer may not exec: \(exec.stderr)")
         let impersonating = try await gateway.kubectl(version, kubeconfig, ["--as=system:admin", "get", "pods"])
         #expect(impersonating.status != 0 && impersonating.stderr.contains("may not impersonate"), "\(impersonating.stderr)")
+        #expect(!gateway.sim.process.stderr.contains("impersonate_user=system:admin"), "the header never reached the cluster")
+        // An admin's own --as passes through to the cluster.
+        let adminConfig = try gateway.kubeconfig(token: GatewayHarness.admin, name: "access-as")
+        #expect(try await gateway.kubectl(version, adminConfig, ["--as=someone-else", "get", "pods"]).status == 0)
+        #expect(try await KubeSimHarness.eventually { gateway.sim.process.stderr.contains("impersonate_user=someone-else") })
         #expect(try await gateway.sim.curl("/api/v1/namespaces/default/pods/shell").code == 200, "the pod survived the viewer")
 
         // Paths that try to leave the cluster prefix never reach another route.
@@ -181,5 +186,22 @@ struct GatewayKubectlTests {
             #expect(reply == "via gateway \(round)\n", "\(forward.stderr)")
         }
         #expect(forward.isRunning, "\(forward.stderr)")
+    }
+
+    /// `--impersonate true`: a non-admin user reaches the cluster as themself (Impersonate-User and
+    /// groups), observed by kube-sim; an admin is forwarded with the cluster's own identity.
+    @Test func impersonationForwardsTheUser() async throws {
+        let gateway = try await GatewayHarness(sim: try await KubeSimHarness(), extraServeArguments: ["--impersonate", "true"])
+        try await gateway.registerCluster()
+        let viewer = try await gateway.user("alice", role: "viewer")
+        let kubeconfig = try gateway.kubeconfig(token: viewer, name: "impersonated")
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(20)) { try await gateway.kubectl("1.33", kubeconfig, ["get", "pods"]).status == 0 })
+        #expect(try await KubeSimHarness.eventually {
+            gateway.sim.process.stderr.contains("impersonate_groups=bcs:users,system:authenticated impersonate_user=alice")
+        }, "\(gateway.sim.process.stderr.suffix(2000))")
+        let before = gateway.sim.process.stderr.components(separatedBy: "impersonated request").count
+        #expect(try await gateway.kubectl("1.33", try gateway.kubeconfig(token: GatewayHarness.admin, name: "imp-admin"), ["get", "ns"]).status == 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(gateway.sim.process.stderr.components(separatedBy: "impersonated request").count == before, "admins are not impersonated")
     }
 }
