@@ -129,12 +129,30 @@ struct KubeAgentEndToEndTests {
         #expect(agent.isRunning, "the agent keeps retrying")
     }
 
-    @Test func anUnreachableGatewayIsNamed() async throws {
+    @Test func anUnreachableGatewayAndACertificateMismatchAreNamed() async throws {
         let sim = try await SimProcess()
         defer { sim.stop() }
         let port = try freePort()
         let agent = try startAgent(sim: sim, base: "http://127.0.0.1:\(port)", clusterID: "BCS-K8S-AGENT3", token: "t", period: 2)
         defer { agent.terminate() }
-        try await eventually(within: .seconds(10)) { agent.stderr.contains("cannot reach the gateway") }
+        try await eventually(within: .seconds(10)) { agent.stderr.contains("cannot reach the gateway") && agent.stderr.contains("Connection refused") }
+
+        // An HTTPS "gateway" whose certificate SERVER_CERT did not sign (kube-sim's own CA is not given).
+        var environment = try sim.podEnvironment()
+        environment["REGISTER_TOKEN"] = "t"
+        for mode in [[], ["--use-websocket"]] {
+            let strict = try ChildProcess(bcs, ["kube-agent", "--bke-address", sim.url, "--cluster-id", "BCS-K8S-AGENT3", "--listen-addr", "127.0.0.1:0"] + mode,
+                                          environment: environment)
+            defer { strict.terminate() }
+            try await eventually(within: .seconds(10)) { strict.stderr.contains("TLS with the gateway failed") && strict.stderr.contains("CERTIFICATE_VERIFY_FAILED") }
+        }
+        // With SERVER_CERT naming the right CA, TLS passes and the refusal is the server's HTTP answer instead
+        // (kube-sim knows no BCS route and wants its bearer token: a 401).
+        environment["SERVER_CERT"] = try String(contentsOfFile: sim.inClusterDirectory + "/ca.crt", encoding: .utf8)
+        let trusting = try ChildProcess(bcs, ["kube-agent", "--bke-address", sim.url, "--cluster-id", "BCS-K8S-AGENT3", "--listen-addr", "127.0.0.1:0"],
+                                        environment: environment)
+        defer { trusting.terminate() }
+        try await eventually(within: .seconds(10)) { trusting.stderr.contains("HTTP 401") }
+        #expect(!trusting.stderr.contains("TLS with the gateway failed"), "\(trusting.stderr)")
     }
 }

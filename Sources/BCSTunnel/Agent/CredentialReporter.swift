@@ -66,6 +66,9 @@ public final class CredentialReporter: Sendable {
             timeout: .init(connect: .seconds(10), read: .seconds(30))
         )
         configuration.httpVersion = .http1Only
+        // A refused connection or a bad certificate is reported at once, with its cause, not retried
+        // inside one attempt until the deadline (the reporter's own loop retries with backoff).
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -139,7 +139,8 @@ public final class TunnelAgent: Sendable {
             }
             .connect(host: gateway.host, port: gateway.port).get()
         do {
-            try await channel.writeAndFlush(ByteBuffer(string: text)).get()
+            // A failed TLS handshake fails this write too; the promise below carries the cause.
+            channel.writeAndFlush(ByteBuffer(string: text), promise: nil)
             let timeout = channel.eventLoop.scheduleTask(in: .seconds(10)) {
                 handshake.fail(AgentError.gatewayUnreachable("no answer to the tunnel handshake within 10 s"))
             }
