@@ -110,6 +110,16 @@ struct KubeAgentEndToEndTests {
         }
         #expect(seen == rotated, "the rotated token was not reported within a period; agent log:\n\(agent.stderr)")
         #expect(agent.isRunning)
+
+        // --listen-addr serves /healthz and /metrics.
+        let listening = try #require(agent.stderr.split(separator: "\n").first { $0.contains("listening on 127.0.0.1:") })
+        let port = try #require(listening.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(5))
+        let healthText = String(buffer: try await health.body.collect(upTo: 4096))
+        #expect(health.status == .ok && healthText.contains("reports accepted"), "\(healthText)")
+        let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5))
+        let metricsText = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+        #expect(metricsText.contains(#"bcs_kubeagent_reports_total{result="accepted"}"#))
     }
 
     @Test func aWrongRegisterTokenIsRefusedAndLogged() async throws {

@@ -161,8 +161,10 @@ final class UpgradeResponseReader: ChannelDuplexHandler, RemovableChannelHandler
     /// The HTTP/1.1 request text of an upgrade.
     static func requestText(method: String, path: String, fields: [(String, String)]) -> String {
         var lines = ["\(method) \(path) HTTP/1.1"]
-        for (name, value) in fields where !name.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" }) {
-            lines.append("\(name): \(value.filter { $0 != "\r" && $0 != "\n" })")
+        for (name, value) in fields where !name.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" }) {
+            var clean = String.UnicodeScalarView()
+            clean.append(contentsOf: value.unicodeScalars.filter { $0 != "\r" && $0 != "\n" })
+            lines.append("\(name): \(String(clean))")
         }
         return lines.joined(separator: "\r\n") + "\r\n\r\n"
     }
