@@ -69,6 +69,36 @@ final class SimProcess: Sendable {
     }
 }
 
+/// A gateway app hosting only the connect route, with `TunnelAcceptor` and a fake verifier.
+struct TestGateway: Sendable {
+    let pool: TunnelPool
+    let port: Int
+    let task: Task<Void, any Error>
+
+    static func start(keepalive: TunnelKeepalive = .standard) async throws -> TestGateway {
+        var logger = Logger(label: "test.gateway")
+        logger.logLevel = .notice
+        let pool = TunnelPool()
+        let acceptor = TunnelAcceptor(pool: pool, verifier: FakeVerifier(tokens: [TunnelFixture.clusterID: TunnelFixture.registerToken]),
+                                      keepalive: keepalive, logger: logger)
+        let router = Router(context: BCSRequestContext.self)
+        acceptor.addRoute(to: router)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        let task = Task { try await app.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        return TestGateway(pool: pool, port: port, task: task)
+    }
+
+    func stop() async {
+        pool.closeAll()
+        task.cancel()
+        _ = await task.result
+    }
+}
+
 /// kube-sim, a gateway app hosting the connect route with `TunnelAcceptor`, and a `TunnelAgent` dialling it.
 final class TunnelFixture: Sendable {
     static let clusterID = "BCS-K8S-T1"
@@ -86,16 +116,8 @@ final class TunnelFixture: Sendable {
         let sim = try await SimProcess()
         var logger = Logger(label: "test.tunnel")
         logger.logLevel = .notice
-        let pool = TunnelPool()
-        let acceptor = TunnelAcceptor(pool: pool, verifier: FakeVerifier(tokens: [clusterID: Self.registerToken]), keepalive: keepalive, logger: logger)
-        let router = Router(context: BCSRequestContext.self)
-        acceptor.addRoute(to: router)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let appTask = Task { try await app.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
+        let gateway = try await TestGateway.start(keepalive: keepalive)
+        let (pool, port, appTask) = (gateway.pool, gateway.port, gateway.task)
 
         let kube = try KubeConnection.load(kubeconfig: nil, environment: try sim.podEnvironment())
         let agent = TunnelAgent(configuration: TunnelAgentConfiguration(
