@@ -4,6 +4,7 @@ import BCSKube
 import BCSTestSupport
 import Foundation
 import HTTPTypes
+import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -162,6 +163,25 @@ struct TunnelIntegrationTests {
         #expect(try await text(try await third.send(F.request(.get, "/version"))).contains("gitVersion"))
         #expect(fixture.agent.sessionsEstablished >= 3)
         #expect(third.stats.rtt == nil || third.stats.rtt! < .seconds(1))
+        await fixture.stop()
+    }
+
+    @Test func severalSessionsPerClusterAndOneEndingLeavesTheOthers() async throws {
+        let fixture = try await F.start()
+        let first = try await fixture.session()
+        let replica = TunnelAgent(configuration: fixture.agent.configuration, logger: Logger(label: "test.replica"))
+        let replicaTask = Task { try await replica.run() }
+        try await eventually(within: .seconds(10)) { fixture.pool.sessions(for: F.clusterID).count == 2 }
+        let (busy, _) = (try await first.send(F.request(.get, "/api/v1/namespaces?watch=1")), ())
+        let chosen = try #require(fixture.pool.session(for: F.clusterID))
+        #expect(chosen !== first, "the session with fewer open streams is chosen")
+        replica.dropConnection()
+        replicaTask.cancel()
+        _ = await replicaTask.result
+        try await eventually(within: .seconds(5)) { fixture.pool.sessions(for: F.clusterID).count == 1 }
+        #expect(fixture.pool.session(for: F.clusterID) === first)
+        #expect(try await text(try await first.send(F.request(.get, "/version"))).contains("gitVersion"))
+        _ = busy
         await fixture.stop()
     }
 

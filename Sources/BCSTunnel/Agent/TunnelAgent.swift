@@ -96,6 +96,8 @@ public final class TunnelAgent: Sendable {
                 Self.connects.increment()
                 logger.info("agent: tunnel up", metadata: ["gateway": "\(configuration.gateway.authority)"])
                 await serve(channel: channel, streams: streams, forwarder: forwarder)
+                // Ended by cancellation (shutdown) rather than by the peer: close the connection too.
+                channel.close(promise: nil)
                 logger.warning("agent: tunnel down; reconnecting", metadata: ["gateway": "\(configuration.gateway.authority)"])
             } catch is CancellationError {
                 break

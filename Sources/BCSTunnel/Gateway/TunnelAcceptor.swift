@@ -6,6 +6,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOHTTP2
+import ServiceLifecycle
 
 /// The gateway's connect route: checks an agent's handshake, then runs its tunnel session.
 ///
@@ -64,7 +65,12 @@ public struct TunnelAcceptor: Sendable {
         pool.add(session)
         logger.info("tunnel: session up", metadata: ["cluster": "\(handshake.clusterID)", "session": "\(session.id)",
                                                     "apiserver": "\(handshake.params.address)"])
-        await session.closed()
+        // Graceful shutdown closes the session so the route ends; the agent reconnects (to another replica).
+        await withGracefulShutdownHandler {
+            await session.closed()
+        } onGracefulShutdown: {
+            session.close()
+        }
         pool.remove(session)
         Self.live.decrement()
         logger.info("tunnel: session down", metadata: ["cluster": "\(handshake.clusterID)", "session": "\(session.id)"])
