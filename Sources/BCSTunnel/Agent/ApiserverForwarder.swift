@@ -92,9 +92,7 @@ final class ApiserverForwarder: Sendable {
         do {
             let fields = response.headers.map { (name: $0.name, value: $0.value) }
             try await stream.writeHeaders(TunnelHeaders.responseBlock(status: Int(response.status.code), fields: fields))
-            for try await chunk in response.body where chunk.readableBytes > 0 {
-                try await stream.writeData(chunk)
-            }
+            try await stream.pump(response.body)
             try await stream.writeData(ByteBuffer(), endStream: true)
         } catch {
             stream.reset()

@@ -243,6 +243,24 @@ struct TunnelStream: Sendable {
         try await channel.eventLoop.flatSubmit { handler.value.send(payload) }.get()
     }
 
+    /// Starts a write without waiting for it; the future completes once flow control let it out.
+    func startWrite(_ payload: HTTP2Frame.FramePayload) -> EventLoopFuture<Void> {
+        let handler = self.handler
+        return channel.eventLoop.flatSubmit { handler.value.send(payload) }
+    }
+
+    /// Copies `body` into DATA frames, keeping one write in flight while the next chunk is read:
+    /// as backpressured as awaiting each write, without a round trip per chunk.
+    func pump<Body: AsyncSequence>(_ body: Body) async throws where Body.Element == ByteBuffer {
+        var inFlight: EventLoopFuture<Void>?
+        for try await chunk in body where chunk.readableBytes > 0 {
+            let next = startWrite(.data(.init(data: .byteBuffer(chunk))))
+            try await inFlight?.get()
+            inFlight = next
+        }
+        try await inFlight?.get()
+    }
+
     func writeHeaders(_ headers: HPACKHeaders, endStream: Bool = false) async throws {
         try await write(.headers(.init(headers: headers, endStream: endStream)))
     }

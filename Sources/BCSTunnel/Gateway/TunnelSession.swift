@@ -80,7 +80,7 @@ public final class TunnelSession: Sendable, Identifiable {
             let block = TunnelHeaders.requestBlock(head, upgrade: nil)
             if let body {
                 try await stream.writeHeaders(block)
-                for try await chunk in body where chunk.readableBytes > 0 { try await stream.writeData(chunk) }
+                try await stream.pump(body)
                 try await stream.writeData(ByteBuffer(), endStream: true)
             } else {
                 try await stream.writeHeaders(block, endStream: true)
