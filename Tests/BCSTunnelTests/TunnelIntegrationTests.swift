@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOPosix
 import NIOHTTP1
 import Synchronization
 import Testing
@@ -107,6 +108,52 @@ struct TunnelIntegrationTests {
             #expect(head.headerFields[.contentType] == expected.headers.first(name: "content-type"))
             #expect(String(buffer: body) == expectedBody)
         }
+        await fixture.stop()
+    }
+
+    /// What the gateway does with a switched upgrade: splice it to the client's connection, which was
+    /// accepted on another event loop.
+    @Test func aSwitchedUpgradeSplicesToAConnectionOnAnotherEventLoop() async throws {
+        let fixture = try await F.start()
+        let session = try await fixture.session()
+        let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p2"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#
+        _ = try await text(try await session.send(F.request(.post, "/api/v1/namespaces/default/pods", [("Content-Type", "application/json")]),
+                                                  body: OneBuffer(buffer: ByteBuffer(string: pod))))
+        let other = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (accepted, acceptedContinuation) = AsyncStream.makeStream(of: (any Channel).self)
+        let server = try await ServerBootstrap(group: other)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                acceptedContinuation.yield(channel)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let collector = ByteCollector()
+        let client = try await ClientBootstrap(group: other)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CollectingHandler(collector)) }
+            }
+            .connect(to: server.localAddress!).get()
+        var iterator = accepted.makeAsyncIterator()
+        let clientSide = try #require(await iterator.next())
+
+        let fields = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", TunnelHandshake.makeKey()), ("Sec-WebSocket-Version", "13"),
+                      ("Sec-WebSocket-Protocol", "v5.channel.k8s.io")]
+        guard case .switched(_, let upgraded) = try await session.upgrade(F.request(.get, "/api/v1/namespaces/default/pods/p2/exec?command=echo&command=spliced-output&stdout=true", fields)) else {
+            Issue.record("not switched")
+            return
+        }
+        #expect(upgraded.eventLoop !== clientSide.eventLoop)
+        let finished = Flag()
+        try await CrossLoopSplice.join(upgraded, clientSide) { fromTunnel, _ in if fromTunnel > 0 { finished.set() } }
+        upgraded.read()
+        clientSide.read()
+        try await eventually(within: .seconds(10)) { collector.text.contains("spliced-output") }
+        // The exec ends: the apiserver closes, the stream ends, the client's connection is closed too.
+        try await client.closeFuture.get()
+        try await eventually(within: .seconds(5)) { finished.value }
+        try await server.close()
+        try await other.shutdownGracefully()
         await fixture.stop()
     }
 
