@@ -279,6 +279,15 @@ struct TunnelStream: Sendable {
         try await channel.eventLoop.submit { handler.value.switchToMessage() }.get()
     }
 
+    /// The peer's head; cancelling the waiting task resets the stream (the caller gave up).
+    func awaitHead() async throws -> StreamHead {
+        try await withTaskCancellationHandler {
+            try await head.get()
+        } onCancel: {
+            reset()
+        }
+    }
+
     /// Resets the stream (RST_STREAM CANCEL) unless it already closed.
     func reset() {
         channel.close(promise: nil)

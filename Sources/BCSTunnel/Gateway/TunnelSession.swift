@@ -85,7 +85,7 @@ public final class TunnelSession: Sendable, Identifiable {
             } else {
                 try await stream.writeHeaders(block, endStream: true)
             }
-            let responseHead = try await stream.head.get()
+            let responseHead = try await stream.awaitHead()
             guard let response = TunnelHeaders.response(responseHead.headers) else { throw TunnelError.malformedHead }
             return TunnelResponse(head: response, body: stream.body)
         } catch {
@@ -100,7 +100,7 @@ public final class TunnelSession: Sendable, Identifiable {
         let stream = try await openStream(mode: .stash)
         do {
             try await stream.writeHeaders(TunnelHeaders.requestBlock(head, upgrade: upgrade))
-            let responseHead = try await stream.head.get()
+            let responseHead = try await stream.awaitHead()
             guard var response = TunnelHeaders.response(responseHead.headers) else { throw TunnelError.malformedHead }
             let tunnelStatus = responseHead.headers.first(name: TunnelProtocol.statusHeader)
             if response.status.code == 200, tunnelStatus == "101" {
