@@ -146,6 +146,13 @@ struct KubeAgentEndToEndTests {
         let agent = try startAgent(sim: sim, base: "http://127.0.0.1:\(port)", clusterID: "BCS-K8S-AGENT3", token: "t", period: 2)
         defer { agent.terminate() }
         try await eventually(within: .seconds(10)) { agent.stderr.contains("cannot reach the gateway") && agent.stderr.contains("Connection refused") }
+        var podEnvironment = try sim.podEnvironment()
+        podEnvironment["REGISTER_TOKEN"] = "t"
+        let tunnel = try ChildProcess(bcs, ["kube-agent", "--bke-address=http://127.0.0.1:\(port)", "--cluster-id=BCS-K8S-AGENT3", "--use-websocket",
+                                            "--listen-addr=127.0.0.1:0"], environment: podEnvironment)
+        defer { tunnel.terminate() }
+        try await eventually(within: .seconds(10)) { tunnel.stderr.contains("attempt=2") && tunnel.stderr.contains("Connection refused") }
+        #expect(tunnel.isRunning, "a failed dial is retried, not fatal: \(tunnel.stderr)")
 
         // An HTTPS "gateway" whose certificate SERVER_CERT did not sign (kube-sim's own CA is not given).
         var environment = try sim.podEnvironment()
@@ -159,10 +166,13 @@ struct KubeAgentEndToEndTests {
         // With SERVER_CERT naming the right CA, TLS passes and the refusal is the server's HTTP answer instead
         // (kube-sim knows no BCS route and wants its bearer token: a 401).
         environment["SERVER_CERT"] = try String(contentsOfFile: sim.inClusterDirectory + "/ca.crt", encoding: .utf8)
-        let trusting = try ChildProcess(bcs, ["kube-agent", "--bke-address", sim.url, "--cluster-id", "BCS-K8S-AGENT3", "--listen-addr", "127.0.0.1:0"],
-                                        environment: environment)
-        defer { trusting.terminate() }
-        try await eventually(within: .seconds(10)) { trusting.stderr.contains("HTTP 401") }
-        #expect(!trusting.stderr.contains("TLS with the gateway failed"), "\(trusting.stderr)")
+        for mode in [[], ["--use-websocket"]] {
+            let trusting = try ChildProcess(bcs, ["kube-agent", "--bke-address", sim.url, "--cluster-id", "BCS-K8S-AGENT3", "--listen-addr", "127.0.0.1:0"] + mode,
+                                            environment: environment)
+            defer { trusting.terminate() }
+            // kube-sim knows no BCS route: 401 for the report (no bearer token), 400 for the WebSocket upgrade.
+            try await eventually(within: .seconds(10)) { trusting.stderr.contains("HTTP 401") || trusting.stderr.contains("HTTP 400") }
+            #expect(!trusting.stderr.contains("TLS with the gateway failed"), "\(mode): \(trusting.stderr)")
+        }
     }
 }

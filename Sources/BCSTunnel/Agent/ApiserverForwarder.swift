@@ -181,7 +181,7 @@ final class ApiserverForwarder: Sendable {
         let sslContext = self.sslContext
         let host = server.host
         let promise = eventLoop.makePromise(of: UpgradeResponseReader.Outcome.self)
-        let channel = try await ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
@@ -191,7 +191,13 @@ final class ApiserverForwarder: Sendable {
                     try channel.pipeline.syncOperations.addHandler(UpgradeResponseReader(promise: promise))
                 }
             }
-            .connect(host: server.host, port: server.port).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: server.host, port: server.port).get()
+        } catch {
+            promise.fail(error)
+            throw error
+        }
         channel.writeAndFlush(ByteBuffer(string: requestText), promise: nil)
         do {
             return (channel, try await promise.futureResult.get())

@@ -126,7 +126,7 @@ public final class TunnelAgent: Sendable {
         let handshakeLoop = group.next()
         let handshake = handshakeLoop.makePromise(of: NIOLoopBound<TunnelActivityHandler>.self)
         let keepalive = configuration.keepalive
-        let channel = try await ClientBootstrap(group: handshakeLoop)
+        let bootstrap = ClientBootstrap(group: handshakeLoop)
             .connectTimeout(.seconds(10))
             .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
@@ -139,7 +139,13 @@ public final class TunnelAgent: Sendable {
                         expectedAccept: TunnelHandshake.acceptValue(forKey: key), keepalive: keepalive, promise: handshake))
                 }
             }
-            .connect(host: gateway.host, port: gateway.port).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: gateway.host, port: gateway.port).get()
+        } catch {
+            handshake.fail(error)
+            throw error
+        }
         do {
             // A failed TLS handshake fails this write too; the promise below carries the cause.
             channel.writeAndFlush(ByteBuffer(string: text), promise: nil)

@@ -177,6 +177,11 @@ final class TunnelStreamHandler: ChannelDuplexHandler {
 
     // MARK: Called on the event loop by TunnelStream and the body's delegate
 
+    /// Completes the head and body with `error` (the handler never joined a pipeline).
+    func abandon(_ error: any Error) {
+        fail(error)
+    }
+
     func send(_ payload: HTTP2Frame.FramePayload) -> EventLoopFuture<Void> {
         guard let context else { return headPromise.futureResult.eventLoop.makeFailedFuture(TunnelError.sessionClosed) }
         let promise = context.eventLoop.makePromise(of: Void.self)
@@ -234,7 +239,12 @@ struct TunnelStream: Sendable {
     /// Installs a stream handler in `channel`'s pipeline; call on its event loop.
     static func install(on channel: any Channel, mode: TunnelStreamHandler.Mode, headDecidesMode: Bool) throws -> TunnelStream {
         let handler = TunnelStreamHandler(eventLoop: channel.eventLoop, mode: mode, headDecidesMode: headDecidesMode)
-        try channel.pipeline.syncOperations.addHandler(handler)
+        do {
+            try channel.pipeline.syncOperations.addHandler(handler)
+        } catch {
+            handler.abandon(error)
+            throw error
+        }
         return TunnelStream(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), head: handler.head, body: handler.body)
     }
 
