@@ -75,15 +75,12 @@ public final class TunnelSession: Sendable, Identifiable {
     /// are not sent (the agent authenticates itself). The request body is sent in full, with flow
     /// control, before the response head is awaited.
     public func send(_ head: HTTPRequest, body: (some AsyncSequence<ByteBuffer, any Error> & Sendable)?) async throws -> TunnelResponse {
-        let stream = try await openStream(mode: .message)
+        let block = TunnelHeaders.requestBlock(head, upgrade: nil)
+        let stream = try await openStream(mode: .message, headers: block, endStream: body == nil)
         do {
-            let block = TunnelHeaders.requestBlock(head, upgrade: nil)
             if let body {
-                try await stream.writeHeaders(block)
                 try await stream.pump(body)
                 try await stream.writeData(ByteBuffer(), endStream: true)
-            } else {
-                try await stream.writeHeaders(block, endStream: true)
             }
             let responseHead = try await stream.awaitHead()
             guard let response = TunnelHeaders.response(responseHead.headers) else { throw TunnelError.malformedHead }
@@ -97,9 +94,8 @@ public final class TunnelSession: Sendable, Identifiable {
     /// Forwards an upgrade request (it must carry `Upgrade`) and reports whether the apiserver switched.
     public func upgrade(_ head: HTTPRequest, refusedBodyLimit: Int = 1 << 20) async throws -> TunnelUpgradeResult {
         guard let upgrade = head.headerFields[.upgrade], !upgrade.isEmpty else { throw TunnelError.notAnUpgrade }
-        let stream = try await openStream(mode: .stash)
+        let stream = try await openStream(mode: .stash, headers: TunnelHeaders.requestBlock(head, upgrade: upgrade), endStream: false)
         do {
-            try await stream.writeHeaders(TunnelHeaders.requestBlock(head, upgrade: upgrade))
             let responseHead = try await stream.awaitHead()
             guard var response = TunnelHeaders.response(responseHead.headers) else { throw TunnelError.malformedHead }
             let tunnelStatus = responseHead.headers.first(name: TunnelProtocol.statusHeader)
@@ -120,7 +116,8 @@ public final class TunnelSession: Sendable, Identifiable {
         }
     }
 
-    private func openStream(mode: TunnelStreamHandler.Mode) async throws -> TunnelStream {
+    /// Opens a stream and sends its request headers from the stream's initializer (no extra hop).
+    private func openStream(mode: TunnelStreamHandler.Mode, headers: HPACKHeaders, endStream: Bool) async throws -> TunnelStream {
         guard channel.isActive else { throw TunnelError.sessionClosed }
         let promise = channel.eventLoop.makePromise(of: TunnelStream.self)
         let stats = statsBox
@@ -129,6 +126,8 @@ public final class TunnelSession: Sendable, Identifiable {
                 let stream = try TunnelStream.install(on: streamChannel, mode: mode, headDecidesMode: false)
                 stats.streamOpened()
                 streamChannel.closeFuture.whenComplete { _ in stats.streamClosed() }
+                // A failed write resets the stream, which fails the head the caller awaits.
+                _ = stream.handler.value.send(.headers(.init(headers: headers, endStream: endStream)))
                 promise.succeed(stream)
             }
         }
