@@ -1,0 +1,22 @@
+import Logging
+import NIOCore
+import NIOHTTP2
+
+/// Adds the HTTP/2 handler and the PING handler behind `activity`, then lets held bytes through.
+///
+/// Must run on the channel's event loop. Returns the multiplexer that opens streams.
+func installHTTP2(
+    on channel: any Channel, after activity: TunnelActivityHandler, mode: NIOHTTP2Handler.ParserMode, stats: TunnelStatsBox, logger: Logger,
+    inbound: @escaping NIOChannelInitializer
+) throws -> NIOHTTP2Handler.StreamMultiplexer {
+    let configuration = TunnelProtocol.http2Configuration
+    let http2 = NIOHTTP2Handler(mode: mode, eventLoop: channel.eventLoop, connectionConfiguration: configuration.connection,
+                                streamConfiguration: configuration.stream, inboundStreamInitializer: inbound)
+    let pipeline = channel.pipeline.syncOperations
+    try pipeline.addHandler(http2, position: .after(activity))
+    let ping = TunnelPingHandler(liveness: activity.liveness, stats: stats, logger: logger)
+    try pipeline.addHandler(ping, position: .after(http2))
+    let multiplexer = try http2.syncMultiplexer()
+    activity.release()
+    return multiplexer
+}

@@ -1,0 +1,274 @@
+import AsyncHTTPClient
+import BCSCore
+import BCSKube
+import BCSTestSupport
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOPosix
+import NIOHTTP1
+import Synchronization
+import Testing
+
+@testable import BCSTunnel
+
+/// The tunnel end to end in one process: a gateway route with `TunnelAcceptor`, a `TunnelAgent`,
+/// and a real `bcs kube-sim` as the cluster's apiserver.
+@Suite("tunnel, in process", .timeLimit(.minutes(2)))
+struct TunnelIntegrationTests {
+    typealias F = TunnelFixture
+
+    func text(_ response: TunnelResponse, limit: Int = 8 << 20) async throws -> String {
+        String(buffer: try await response.body.collect(upTo: limit))
+    }
+
+    @Test func plainRequestsListsWatchesAndBodies() async throws {
+        let fixture = try await F.start()
+        let session = try await fixture.session()
+        #expect(session.params.userToken == TunnelParams.inClusterMarker && session.params.address.hasPrefix("https://127.0.0.1:"))
+
+        // The gateway's own Authorization never reaches the apiserver: the agent's token is used.
+        let version = try await session.send(F.request(.get, "/version", [("Authorization", "Bearer not-the-cluster-token")]))
+        #expect(version.head.status == .ok)
+        #expect(try await text(version).contains("gitVersion"))
+
+        let namespaces = try await session.send(F.request(.get, "/api/v1/namespaces?limit=10", [("Accept", "application/json")]))
+        #expect(namespaces.head.status == .ok && namespaces.head.headerFields[.contentType]?.hasPrefix("application/json") == true)
+        #expect(try await text(namespaces).contains("kube-system"))
+
+        // A watch relayed event by event while it stays open.
+        let watch = try await session.send(F.request(.get, "/api/v1/namespaces/default/configmaps?watch=1"))
+        #expect(watch.head.status == .ok)
+        let (events, continuation) = AsyncStream.makeStream(of: String.self)
+        let reader = Task {
+            for try await chunk in watch.body { continuation.yield(String(buffer: chunk)) }
+            continuation.finish()
+        }
+        for name in ["first", "second"] {
+            let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"data":{"k":"v"}}"#
+            let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
+                                                 body: OneBuffer(buffer: ByteBuffer(string: body)))
+            #expect(created.head.status == .created)
+            #expect(try await text(created).contains(#""name":"\#(name)""#))
+            var seen = ""
+            for await chunk in events {
+                seen += chunk
+                if seen.contains(#""name":"\#(name)""#) { break }
+            }
+            #expect(seen.contains("ADDED"), "the watch saw \(name) while open")
+        }
+        // Dropping the watch resets its stream; the agent's side ends with it.
+        reader.cancel()
+        try await eventually(within: .seconds(5)) { session.stats.openStreams == 0 }
+        await fixture.stop()
+    }
+
+    @Test func execUpgradeSwitchesAndARefusalPassesThroughVerbatim() async throws {
+        let fixture = try await F.start()
+        let session = try await fixture.session()
+        let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p1"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#
+        let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/pods", [("Content-Type", "application/json")]),
+                                             body: OneBuffer(buffer: ByteBuffer(string: pod)))
+        #expect(created.head.status == .created)
+        _ = try await text(created)
+
+        let key = TunnelHandshake.makeKey()
+        let upgradeFields = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13"),
+                             ("Sec-WebSocket-Protocol", "v5.channel.k8s.io")]
+        let exec = "/api/v1/namespaces/default/pods/p1/exec?command=echo&command=hello-through-the-tunnel&stdout=true&stderr=true"
+        switch try await session.upgrade(F.request(.get, exec, upgradeFields)) {
+        case .switched(let head, let channel):
+            #expect(head.status == .switchingProtocols)
+            #expect(head.headerFields[.secWebSocketAccept] == TunnelHandshake.acceptValue(forKey: key))
+            #expect(head.headerFields[.secWebSocketProtocol] == "v5.channel.k8s.io" && head.headerFields[.upgrade]?.lowercased() == "websocket")
+            let collector = ByteCollector()
+            try await channel.eventLoop.submit { try channel.pipeline.syncOperations.addHandler(CollectingHandler(collector)) }.get()
+            channel.read()
+            try await eventually(within: .seconds(10)) { collector.text.contains("hello-through-the-tunnel") }
+            channel.close(promise: nil)
+        case .refused(let head, let body):
+            Issue.record("exec refused: \(head.status) \(String(buffer: body))")
+        }
+
+        // A refusal (no such pod) reaches the caller with the apiserver's own status, type and body.
+        let missing = "/api/v1/namespaces/default/pods/missing/exec?command=echo&stdout=true"
+        var direct = HTTPClientRequest(url: fixture.sim.url + missing)
+        for (name, value) in upgradeFields { direct.headers.add(name: name, value: value) }
+        direct.headers.add(name: "Authorization", value: "Bearer \(fixture.sim.token)")
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: try fixture.kube.tlsConfiguration()))
+        let expected = try await client.execute(direct, timeout: .seconds(10))
+        let expectedBody = String(buffer: try await expected.body.collect(upTo: 1 << 20))
+        try await client.shutdown()
+        switch try await session.upgrade(F.request(.get, missing, upgradeFields)) {
+        case .switched:
+            Issue.record("an exec into a missing pod switched protocols")
+        case .refused(let head, let body):
+            #expect(head.status.code == Int(expected.status.code) && head.status.code >= 400, "\(head.status)")
+            #expect(head.headerFields[.contentType] == expected.headers.first(name: "content-type"))
+            #expect(String(buffer: body) == expectedBody)
+        }
+        await fixture.stop()
+    }
+
+    /// What the gateway does with a switched upgrade: splice it to the client's connection, which was
+    /// accepted on another event loop.
+    @Test func aSwitchedUpgradeSplicesToAConnectionOnAnotherEventLoop() async throws {
+        let fixture = try await F.start()
+        let session = try await fixture.session()
+        let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p2"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#
+        _ = try await text(try await session.send(F.request(.post, "/api/v1/namespaces/default/pods", [("Content-Type", "application/json")]),
+                                                  body: OneBuffer(buffer: ByteBuffer(string: pod))))
+        let other = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (accepted, acceptedContinuation) = AsyncStream.makeStream(of: (any Channel).self)
+        let server = try await ServerBootstrap(group: other)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                acceptedContinuation.yield(channel)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let collector = ByteCollector()
+        let client = try await ClientBootstrap(group: other)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CollectingHandler(collector)) }
+            }
+            .connect(to: server.localAddress!).get()
+        var iterator = accepted.makeAsyncIterator()
+        let clientSide = try #require(await iterator.next())
+
+        let fields = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", TunnelHandshake.makeKey()), ("Sec-WebSocket-Version", "13"),
+                      ("Sec-WebSocket-Protocol", "v5.channel.k8s.io")]
+        guard case .switched(_, let upgraded) = try await session.upgrade(F.request(.get, "/api/v1/namespaces/default/pods/p2/exec?command=echo&command=spliced-output&stdout=true", fields)) else {
+            Issue.record("not switched")
+            return
+        }
+        #expect(upgraded.eventLoop !== clientSide.eventLoop)
+        let finished = Flag()
+        try await CrossLoopSplice.join(upgraded, clientSide) { fromTunnel, _ in if fromTunnel > 0 { finished.set() } }
+        upgraded.read()
+        clientSide.read()
+        try await eventually(within: .seconds(10)) { collector.text.contains("spliced-output") }
+        // The exec ends: the apiserver closes, the stream ends, the client's connection is closed too.
+        try await client.closeFuture.get()
+        try await eventually(within: .seconds(5)) { finished.value }
+        try await server.close()
+        try await other.shutdownGracefully()
+        await fixture.stop()
+    }
+
+    @Test func anUnreadStreamDoesNotStallAConcurrentGet() async throws {
+        let fixture = try await F.start()
+        let session = try await fixture.session()
+        let big = String(repeating: "x", count: 2_500_000)
+        let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":"\#(big)"}}"#
+        let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
+                                             body: OneBuffer(buffer: ByteBuffer(string: body)))
+        #expect(created.head.status == .created)
+        _ = try await text(created)
+
+        // Three 2.5 MB answers nobody reads: each fills its own 1 MiB window and stops there.
+        var stalled: [TunnelResponse] = []
+        for _ in 0..<3 { stalled.append(try await session.send(F.request(.get, "/api/v1/namespaces/default/configmaps/big"))) }
+        try await Task.sleep(for: .milliseconds(300))
+        let clock = ContinuousClock()
+        var slowest = Duration.zero
+        for _ in 0..<20 {
+            let started = clock.now
+            let version = try await session.send(F.request(.get, "/version"))
+            #expect(try await text(version).contains("gitVersion"))
+            slowest = max(slowest, clock.now - started)
+        }
+        #expect(slowest < .seconds(1), "a GET beside three stalled streams took \(slowest)")
+        #expect(session.stats.openStreams >= 3, "the stalled streams are still open")
+        // Reading them later gets every byte: the window reopens as the reader consumes.
+        for response in stalled {
+            #expect(try await text(response, limit: 4 << 20).count > 2_500_000)
+        }
+        await fixture.stop()
+    }
+
+    @Test func aClosedConnectionIsNoticedAndTheAgentReconnects() async throws {
+        let fixture = try await F.start()
+        let first = try await fixture.session()
+        let clock = ContinuousClock()
+        var started = clock.now
+        fixture.agent.dropConnection()
+        await first.closed()
+        #expect(clock.now - started < .seconds(2))
+        let second = try await fixture.session(otherThan: first)
+        #expect(try await text(try await second.send(F.request(.get, "/version"))).contains("gitVersion"))
+
+        // A frozen path (nothing in or out, the socket still open): both sides give up within 15 s.
+        try await fixture.agent.freezeConnection()
+        started = clock.now
+        await second.closed()
+        let noticed = clock.now - started
+        // 15 s after the agent's last byte (a PING at most 5 s before the freeze), checked every second.
+        #expect(noticed <= .milliseconds(16_500) && noticed >= .seconds(9), "the gateway closed the silent session after \(noticed)")
+        let third = try await fixture.session(within: .seconds(40), otherThan: second)
+        #expect(try await text(try await third.send(F.request(.get, "/version"))).contains("gitVersion"))
+        #expect(fixture.agent.sessionsEstablished >= 3)
+        #expect(third.stats.rtt == nil || third.stats.rtt! < .seconds(1))
+        await fixture.stop()
+    }
+
+    @Test func severalSessionsPerClusterAndOneEndingLeavesTheOthers() async throws {
+        let fixture = try await F.start()
+        let first = try await fixture.session()
+        let replica = TunnelAgent(configuration: fixture.agent.configuration, logger: Logger(label: "test.replica"))
+        let replicaTask = Task { try await replica.run() }
+        try await eventually(within: .seconds(10)) { fixture.pool.sessions(for: F.clusterID).count == 2 }
+        let (busy, _) = (try await first.send(F.request(.get, "/api/v1/namespaces?watch=1")), ())
+        let chosen = try #require(fixture.pool.session(for: F.clusterID))
+        #expect(chosen !== first, "the session with fewer open streams is chosen")
+        replica.dropConnection()
+        replicaTask.cancel()
+        _ = await replicaTask.result
+        try await eventually(within: .seconds(5)) { fixture.pool.sessions(for: F.clusterID).count == 1 }
+        #expect(fixture.pool.session(for: F.clusterID) === first)
+        #expect(try await text(try await first.send(F.request(.get, "/version"))).contains("gitVersion"))
+        _ = busy
+        await fixture.stop()
+    }
+
+    @Test func keepalivePingsMeasureTheRoundTrip() async throws {
+        let fixture = try await F.start(keepalive: TunnelKeepalive(interval: .milliseconds(200), deadAfter: .seconds(3)))
+        let session = try await fixture.session()
+        try await eventually(within: .seconds(5)) { session.stats.rtt != nil && session.stats.lastPong != nil }
+        try await eventually(within: .seconds(5)) { fixture.agent.stats?.rtt != nil }
+        #expect(session.stats.rtt! < .seconds(1))
+        await fixture.stop()
+    }
+
+    @Test func aWrongRegisterTokenIsRefusedAndBadHandshakesAre400() async throws {
+        let fixture = try await F.start(registerToken: "wrong-token")
+        try await eventually(within: .seconds(10)) { fixture.agent.lastError?.contains("register token") == true }
+        #expect(fixture.pool.session(for: F.clusterID) == nil)
+        #expect(fixture.agent.lastError?.contains("401") == true, "\(fixture.agent.lastError ?? "")")
+
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(fixture.gatewayPort)\(TunnelProtocol.connectPath)")
+        request.headers.add(name: "Connection", value: "Upgrade")
+        request.headers.add(name: "Upgrade", value: "websocket")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = String(buffer: try await response.body.collect(upTo: 1 << 16))
+        #expect(response.status == .badRequest)
+        #expect(body.contains(#""result":false"#) && body.contains(#""code":1405061"#), "\(body)")
+        await fixture.stop()
+    }
+}
+
+/// Bytes read from an upgraded channel, visible from the test.
+final class ByteCollector: Sendable {
+    private let bytes = Mutex([UInt8]())
+    func append(_ buffer: ByteBuffer) { bytes.withLock { $0 += buffer.readableBytesView } }
+    var text: String { String(decoding: bytes.withLock { $0 }, as: UTF8.self) }
+}
+
+final class CollectingHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let collector: ByteCollector
+    init(_ collector: ByteCollector) { self.collector = collector }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { collector.append(unwrapInboundIn(data)) }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {}
+}
