@@ -145,7 +145,7 @@ struct TunnelIntegrationTests {
         }
         #expect(upgraded.eventLoop !== clientSide.eventLoop)
         let finished = Flag()
-        try await CrossLoopSplice.join(upgraded, clientSide) { fromTunnel, _ in if fromTunnel > 0 { finished.set() } }
+        try await ChannelSplice.join(upgraded, clientSide) { fromTunnel, _ in if fromTunnel > 0 { finished.set() } }
         upgraded.read()
         clientSide.read()
         try await eventually(within: .seconds(10)) { collector.text.contains("spliced-output") }

@@ -157,7 +157,11 @@ final class ApiserverForwarder: Sendable {
                     let pipeline = apiserver.pipeline.syncOperations
                     let reader = try pipeline.handler(type: UpgradeResponseReader.self)
                     let readerContext = try pipeline.context(handler: reader)
-                    try ChannelSplice.join(streamChannel, apiserver)
+                    // The stream and the apiserver connection share this event loop.
+                    let splice = ChannelSplice.Pair(streamChannel, apiserver)
+                    try streamChannel.pipeline.syncOperations.addHandler(splice.makeFirst())
+                    try pipeline.addHandler(splice.makeSecond())
+                    splice.start()
                     streamHandler.value.switchToRaw()
                     // What came with the 101 (often a short exec's whole output) goes through the splice now.
                     reader.handOver(context: readerContext)
