@@ -114,6 +114,7 @@ let package = Package(
             name: "BCSGateway",
             dependencies: [
                 "BCSCore",
+                "BCSTunnel",
                 "BCSUserManager",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

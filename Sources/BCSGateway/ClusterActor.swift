@@ -17,12 +17,17 @@ public enum ClusterHealth: String, Sendable, Codable {
 /// One cluster's state as the status route reports it.
 struct ClusterStatus: Sendable, Codable, Equatable {
     let cluster_id: String
-    let state: ClusterHealth
-    let reason: String
-    let server_addresses: [String]
-    let preferred_address: String
-    let last_report_at: String
-    let last_probe_at: String?
+    var state: ClusterHealth
+    var reason: String
+    var server_addresses: [String]
+    var preferred_address: String
+    var last_report_at: String?
+    var last_probe_at: String?
+    /// `tunnel` while an agent tunnel is live (requests use it), `direct` otherwise.
+    var mode: String = "direct"
+    var tunnel_sessions: Int = 0
+    var tunnel_rtt_ms: Double?
+    var tunnel_last_pong: String?
 }
 
 /// One registered cluster: its latest reported credentials, the HTTP client that reaches its

@@ -1,5 +1,7 @@
 import BCSCore
+import BCSTunnel
 import BCSUserManager
+import Foundation
 import Hummingbird
 
 /// `GET /gateway/v1/clusters`: every registered cluster's health as this gateway sees it.
@@ -7,6 +9,8 @@ import Hummingbird
 /// Answers in BCS's envelope; needs a user allowed to GET the `cluster` resource `*` (an admin).
 struct ClusterStatusController: Sendable {
     let registry: ClusterRegistry
+    let tunnels: TunnelPool
+    let tunnelHealth: TunnelHealth
     let access: AccessControl?
 
     func addRoutes(to router: Router<BCSRequestContext>) {
@@ -19,9 +23,29 @@ struct ClusterStatusController: Sendable {
             case .unauthenticated(let why), .forbidden(let why):
                 throw BCSAPIError(.unauthorized, code: 1405059, why)
             case .allowed:
-                var statuses: [ClusterStatus] = []
-                for actor in await registry.all { statuses.append(await actor.status()) }
-                return bcsSuccess(statuses.sorted { $0.cluster_id < $1.cluster_id })
+                var statuses: [String: ClusterStatus] = [:]
+                for actor in await registry.all {
+                    let status = await actor.status()
+                    statuses[status.cluster_id] = status
+                }
+                for clusterID in tunnelHealth.clusters.keys {
+                    guard let tunnel = tunnelHealth.status(of: clusterID, pool: tunnels) else { continue }
+                    var status = statuses[clusterID] ?? ClusterStatus(cluster_id: clusterID, state: tunnel.state, reason: tunnel.reason,
+                                                                      server_addresses: [], preferred_address: "", last_report_at: nil, last_probe_at: nil)
+                    status.tunnel_sessions = tunnel.sessions
+                    status.tunnel_rtt_ms = tunnel.rttMilliseconds
+                    status.tunnel_last_pong = tunnel.lastPong?.formatted(.iso8601)
+                    if tunnel.sessions > 0 {
+                        // Requests take the tunnel, so its health is the cluster's.
+                        status.mode = "tunnel"
+                        status.state = tunnel.state
+                        status.reason = tunnel.reason
+                    } else if statuses[clusterID] == nil {
+                        status.state = .unreachable
+                    }
+                    statuses[clusterID] = status
+                }
+                return bcsSuccess(statuses.values.sorted { $0.cluster_id < $1.cluster_id })
             }
         }
     }

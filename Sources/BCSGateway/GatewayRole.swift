@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BCSCore
+import BCSTunnel
 import Foundation
 import BCSUserManager
 import Hummingbird
@@ -14,6 +15,9 @@ import ServiceLifecycle
 public struct GatewayRole: RoleModule {
     public var role: Role { .gateway }
     let registry = ClusterRegistry()
+    let tunnels: TunnelPool
+    let tunnelHealth = TunnelHealth()
+    let tunnelAcceptor: TunnelAcceptor
     let access: AccessControl?
     let feed: CredentialFeed
     let probeInterval: Duration
@@ -82,6 +86,15 @@ public struct GatewayRole: RoleModule {
             }
             caPEM = text
         }
+        let health = tunnelHealth
+        let tunnels = TunnelPool { clusterID, live in health.changed(clusterID: clusterID, live: live) }
+        let acceptor = TunnelAcceptor(pool: tunnels, verifier: RegisterTokenCheck(access: access), logger: context.logger)
+        self.tunnels = tunnels
+        self.tunnelAcceptor = acceptor
+        forwarder.local.append { request, context in
+            guard request.method == .get, request.uri.path == TunnelProtocol.connectPath else { return nil }
+            return try await acceptor.handle(request, context: context)
+        }
         let kubeconfigs = KubeconfigController(access: access, serverURL: try url("kubeconfig-server"), caPEM: caPEM, tls: tlsCert != nil)
         forwarder.local.append { request, _ in try await kubeconfigs.answer(request) }
         self.kubeconfigs = kubeconfigs
@@ -91,8 +104,12 @@ public struct GatewayRole: RoleModule {
     }
 
     public func addRoutes(to router: Router<BCSRequestContext>) {
-        KubeProxy(registry: registry, access: access, audit: audit, impersonate: impersonate).addRoutes(to: router)
-        ClusterStatusController(registry: registry, access: access).addRoutes(to: router)
+        KubeProxy(registry: registry, tunnels: tunnels, tunnelHealth: tunnelHealth, access: access, audit: audit, impersonate: impersonate)
+            .addRoutes(to: router)
+        ClusterStatusController(registry: registry, tunnels: tunnels, tunnelHealth: tunnelHealth, access: access).addRoutes(to: router)
+        // With a co-hosted user-manager, BCS's connect path arrives here after the prefix rewrite;
+        // otherwise `RoleForwarder` hands it over (see `init`).
+        tunnelAcceptor.addRoute(to: router, path: "/usermanager/v1/websocket/connect")
         kubeconfigs.addRoutes(to: router)
         forwarder.addRoutes(to: router)
     }

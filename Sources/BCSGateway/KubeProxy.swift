@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BCSCore
+import BCSTunnel
 import BCSUserManager
 import Foundation
 import Hummingbird
@@ -16,6 +17,8 @@ import HTTPTypes
 /// (`KubeProxy+Upgrade.swift`). Errors are Kubernetes `Status` objects.
 struct KubeProxy: Sendable {
     let registry: ClusterRegistry
+    let tunnels: TunnelPool
+    let tunnelHealth: TunnelHealth
     let access: AccessControl?
     let audit: AuditLog
     let decisions = DecisionCache()
@@ -61,7 +64,14 @@ struct KubeProxy: Sendable {
         let target = try Self.target(of: request, context: context, prefix: prefix)
         let upgrade = Self.isUpgrade(request.headers)
         let caller = try await authorize(request, target: target, action: Self.permissionAction(request.method, subPath: target.subPath, upgrade: upgrade), started: started)
+        // A live agent tunnel wins: the agent reaches its apiserver when the gateway cannot.
+        if let session = tunnels.session(for: target.clusterID) {
+            return try await proxyThroughTunnel(request, context: context, target: target, caller: caller, session: session, upgrade: upgrade, started: started)
+        }
         guard let cluster = await registry.actor(for: target.clusterID) else {
+            if tunnelHealth.hadTunnel(target.clusterID) {
+                throw KubeStatus.unavailable("cluster \(target.clusterID): its agent tunnel is down and it reported no direct credentials")
+            }
             throw KubeStatus.notFound("cluster \(target.clusterID) has no reported credentials (is its kube-agent running?)")
         }
         if upgrade {
@@ -70,7 +80,7 @@ struct KubeProxy: Sendable {
         let upstream = try await cluster.upstream(streaming: Self.isStreaming(query: target.query))
         guard !upstream.addresses.isEmpty else { throw KubeStatus.badGateway("cluster \(target.clusterID) reported no apiserver address") }
         // A request with a body streams it once, so only body-less requests can fail over.
-        let hasBody = request.method != .get && request.method != .head && request.method != .options && request.method != .delete
+        let hasBody = Self.hasBody(request)
         let candidates = hasBody ? [upstream.addresses[0]] : upstream.addresses
         var failures: [String] = []
         for address in candidates {
@@ -118,6 +128,14 @@ struct KubeProxy: Sendable {
             throw KubeStatus.badRequest("the path may not leave \(prefix)\(clusterID)/")
         }
         return Target(clusterID: clusterID, subPath: subPath, query: request.uri.query)
+    }
+
+    /// Whether a request carries a body to stream: POST/PUT/PATCH, or any request announcing one
+    /// (kubectl's DELETE sends `DeleteOptions`).
+    static func hasBody(_ request: Request) -> Bool {
+        if [.post, .put, .patch].contains(request.method) { return true }
+        if let length = request.headers[.contentLength].flatMap(Int.init) { return length > 0 }
+        return request.headers[.transferEncoding] != nil
     }
 
     /// Whether the request stays open for a long time: a watch or a followed log.
@@ -177,16 +195,18 @@ struct KubeProxy: Sendable {
 
     /// Admins keep their own `Impersonate-*` headers (kubectl `--as`); with `--impersonate`, other
     /// users are forwarded as themselves so the cluster's RBAC decides.
-    func addIdentity(of caller: Caller, from headers: HTTPFields, to outbound: inout HTTPHeaders) {
+    func identityHeaders(of caller: Caller, from headers: HTTPFields) -> [(String, String)] {
         if caller.admin {
-            for field in headers where field.name.canonicalName.hasPrefix("impersonate-") {
-                outbound.add(name: field.name.rawName, value: field.value)
-            }
+            return headers.filter { $0.name.canonicalName.hasPrefix("impersonate-") }.map { ($0.name.rawName, $0.value) }
         } else if impersonate {
-            outbound.add(name: "Impersonate-User", value: Self.impersonatedName(caller.user))
-            outbound.add(name: "Impersonate-Group", value: Self.impersonationGroup)
-            outbound.add(name: "Impersonate-Group", value: "system:authenticated")
+            return [("Impersonate-User", Self.impersonatedName(caller.user)), ("Impersonate-Group", Self.impersonationGroup),
+                    ("Impersonate-Group", "system:authenticated")]
         }
+        return []
+    }
+
+    func addIdentity(of caller: Caller, from headers: HTTPFields, to outbound: inout HTTPHeaders) {
+        for (name, value) in identityHeaders(of: caller, from: headers) { outbound.add(name: name, value: value) }
     }
 
     /// BCS forwards the user name with its first `:` replaced by `.` (so no name poses as `system:…`).
