@@ -80,6 +80,19 @@ struct GatewayTunnelTests {
         defer { follower.terminate() }
         #expect(try await KubeSimHarness.eventually(timeout: .seconds(15)) { follower.stdout.contains("heartbeat 2 ") }, "\(follower.stderr)")
 
+        let forward = try ChildProcess(try KubeSimHarness.kubectlPath(version),
+                                       ["--kubeconfig", kubeconfig, "--cache-dir", gateway.sim.directory + "/tpf-cache", "port-forward", "pod/shell", ":8080"])
+        defer { forward.terminate() }
+        var port: UInt16?
+        _ = try await KubeSimHarness.eventually {
+            port = forward.stdout.split(separator: "\n").first { $0.hasPrefix("Forwarding from 127.0.0.1:") }
+                .flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { UInt16($0) }
+            return port != nil || !forward.isRunning
+        }
+        let local = try #require(port, "no port in \(forward.stdout) \(forward.stderr)")
+        #expect(try await KubectlPortForwardTests.roundTrip(port: local, message: "port-forward via tunnel\n") == "port-forward via tunnel\n", "\(forward.stderr)")
+        forward.terminate()
+
         // The agent killed: a fast Status error, and the cluster's health flips within 15 s.
         agent.signal(SIGKILL)
         _ = await agent.wait(timeout: .seconds(5))
