@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Event pipeline benchmark, end to end: `bcs kube-sim --event-rate RATE` → `bcs k8s-watch` →
+# `bcs serve --roles storage` → nx-27017, measured for SECONDS after a warm-up; then, in the same
+# run against the same server, the raw bulk-insert rate of the very documents storage wrote
+# (pymongo insert_many in batches of the watcher's batch size into a fresh collection). Prints
+# events/s acknowledged by storage (inserts and count updates), the baseline, their ratio
+# (target >= 0.7) and the p50/p99 lag from an event's lastTimestamp to its document being written
+# (queryable), from the stored documents' createTime. lastTimestamp has 1 s resolution, so each
+# lag is an upper bound by up to 1 s.
+#
+# usage: Benchmarks/k8s-watch.sh [RATE (default 3000)] [SECONDS (default 60)]
+#   BUILD=debug uses .build/debug/bcs instead of building a release binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rate=${1:-3000}
+seconds=${2:-60}
+build=${BUILD:-release}
+scripts/setup
+
+if [ "$build" = release ]; then
+  echo "==> building bcs (release)" >&2
+  swift build -c release --product bcs 2>&1 | grep -E "error|Build complete" >&2 || true
+fi
+bcs=".build/$build/bcs"
+[ -x "$bcs" ] || { echo "no $bcs: build failed" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mport=$(free_port); sport=$(free_port); wport=$(free_port)
+run=$(mktemp -d)
+uri=$(scripts/mongo start "$mport" ".run/mongo-$mport/data")
+slow_uri="$uri/?serverSelectionTimeoutMS=60000&connectTimeoutMS=30000&socketTimeoutMS=300000"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  scripts/mongo stop "$mport"; rm -rf ".run/mongo-$mport" "$run"
+}
+trap cleanup EXIT
+
+"$bcs" serve --roles storage --listen "127.0.0.1:$sport" --mongodb-uri "$slow_uri" --database bench --log-level warning &
+pids+=($!)
+for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$sport/readyz" >/dev/null && break; sleep 0.1; done
+"$bcs" kube-sim --listen 127.0.0.1:0 --token bench --kubeconfig-out "$run/kubeconfig" --event-rate "$rate" --log-level warning >"$run/sim.out" &
+pids+=($!)
+for _ in $(seq 1 200); do [ -s "$run/kubeconfig" ] && break; sleep 0.1; done
+"$bcs" k8s-watch --cluster-id BCS-K8S-BENCH --kubeconfig "$run/kubeconfig" --storage-url "http://127.0.0.1:$sport" \
+  --listen-addr "127.0.0.1:$wport" --resources Event --log-level warning &
+pids+=($!)
+for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$wport/healthz" >/dev/null && break; sleep 0.1; done
+
+metric() { curl -sf "http://127.0.0.1:$wport/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { v += $2 } END { printf "%d\n", v }'; }
+echo "==> warming up 10 s at --event-rate $rate" >&2
+sleep 10
+seen0=$(metric bcs_k8s_watch_events_seen_total); shipped0=$(metric bcs_k8s_watch_events_shipped_total); t0=$(date +%s.%N)
+start_ms=$(python3 -c 'import time; print(int(time.time()*1000))')
+echo "==> measuring $seconds s" >&2
+sleep "$seconds"
+seen1=$(metric bcs_k8s_watch_events_seen_total); shipped1=$(metric bcs_k8s_watch_events_shipped_total); t1=$(date +%s.%N)
+end_ms=$(python3 -c 'import time; print(int(time.time()*1000))')
+depth=$(metric bcs_k8s_watch_queue_depth); dropped=$(metric bcs_k8s_watch_events_dropped_total)
+# Stop the producers so the baseline has the server to itself.
+for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
+
+.venv/bin/python - "$uri" "$seen0" "$seen1" "$shipped0" "$shipped1" "$t0" "$t1" "$start_ms" "$end_ms" "$depth" "$dropped" "$rate" <<'PY'
+import sys, time, datetime
+from pymongo import MongoClient
+uri, seen0, seen1, ship0, ship1, t0, t1, start_ms, end_ms, depth, dropped, rate = sys.argv[1:]
+elapsed = float(t1) - float(t0)
+seen = (int(seen1) - int(seen0)) / elapsed
+ours = (int(ship1) - int(ship0)) / elapsed
+db = MongoClient(uri, serverSelectionTimeoutMS=60000, socketTimeoutMS=600000)["bench"]
+start = datetime.datetime.fromtimestamp(int(start_ms) / 1000, datetime.timezone.utc)
+end = datetime.datetime.fromtimestamp(int(end_ms) / 1000, datetime.timezone.utc)
+docs = list(db.events.find({"clusterId": "BCS-K8S-BENCH"}))
+lags = []
+for d in docs:
+    created = d.get("createTime")
+    last = (d.get("data") or {}).get("lastTimestamp")
+    if not isinstance(created, datetime.datetime) or not last:
+        continue
+    created = created.replace(tzinfo=datetime.timezone.utc)
+    if not (start <= created <= end):
+        continue
+    happened = datetime.datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    lags.append((created - happened).total_seconds())
+lags.sort()
+def pct(p): return lags[min(len(lags) - 1, int(p * len(lags)))] if lags else float("nan")
+# Baseline: the same documents, bulk-inserted raw in batches of 500 into a fresh collection.
+base_docs = [{k: v for k, v in d.items() if k != "_id"} for d in docs][:20000]
+db.baseline_events.drop()
+began = time.monotonic()
+for i in range(0, len(base_docs), 500):
+    db.baseline_events.insert_many(base_docs[i:i + 500], ordered=False)
+base = len(base_docs) / (time.monotonic() - began)
+print(f"\nevent pipeline: kube-sim --event-rate {rate} -> k8s-watch -> storage -> nx-27017, {elapsed:.0f} s measured")
+print(f"{'path':<52}{'events/s':>10}")
+print(f"{'raw insert_many of the same documents (baseline)':<52}{base:>10,.0f}   ({len(base_docs):,} docs)")
+print(f"{'k8s-watch -> storage, acknowledged writes (ours)':<52}{ours:>10,.0f}")
+print(f"{'  events seen by the watcher':<52}{seen:>10,.0f}")
+ratio = ours / base if base else float('nan')
+print(f"{'ratio ours / baseline':<52}{ratio:>10.2f}   target >= 0.70: {'met' if ratio >= 0.7 else 'NOT met'}")
+print(f"lag lastTimestamp -> written (queryable), {len(lags):,} documents: p50 {pct(0.5):.2f} s, p99 {pct(0.99):.2f} s, max {lags[-1] if lags else float('nan'):.2f} s (1 s timestamp resolution)")
+print(f"queue depth at the end: {depth}; dropped: {dropped}")
+PY
