@@ -35,10 +35,15 @@ struct EventShipper: Sendable {
             case .ok, .notFound:
                 metrics.eventsShipped.increment(by: Int64(batch.count))
                 let now = Date()
-                for entry in batch { metrics.eventLag.record(max(0, now.timeIntervalSince(entry.item.happened))) }
+                for entry in batch { metrics.eventLag.recordNanoseconds(Int64(max(0, now.timeIntervalSince(entry.item.happened)) * 1e9)) }
                 if attempt > 0 { logger.info("storage accepted the batch again", metadata: ["events": "\(batch.count)", "attempts": "\(attempt + 1)"]) }
                 return
             case .retry(let reason):
+                if Task.isCancelled {
+                    // Shutdown ran out of time: the apiserver still holds this and the next start lists it again.
+                    logger.notice("shutdown: batch left unshipped", metadata: ["reason": "\(reason)"])
+                    return
+                }
                 attempt += 1
                 metrics.eventsRetried.increment(by: Int64(batch.count))
                 let delay = backoff.delay(attempt: attempt)

@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// On graceful shutdown the watches stop first, then the queues close and the shippers deliver
 /// what is left (the ServiceGroup's shutdown timeout bounds this; anything still unshipped is in
 /// the apiserver and is listed again at the next start).
-public struct K8sWatchService: Service {
+public struct K8sWatchService: Service, CustomStringConvertible {
     public let options: K8sWatchOptions
     let client: KubeWatchClient
     let storage: StorageClient
@@ -36,6 +36,10 @@ public struct K8sWatchService: Service {
             log.error("resource queue full for longer than the event retention; dropped the oldest waiting change", metadata: ["object": "\(key)"])
         }, onDepth: { metrics.resourceQueueDepth.record($0) })
     }
+
+    /// Names the service without its fields: ServiceLifecycle logs service descriptions, and the
+    /// storage client holds a bearer token.
+    public var description: String { "K8sWatchService(cluster: \(options.clusterId))" }
 
     /// One capture per resource, and per namespace when namespaces are given (cluster-scoped kinds once).
     func makeCaptures() -> [ResourceCapture] {

@@ -39,6 +39,11 @@ struct ResourceShipper: Sendable {
                 metrics.resourcesShipped.increment()
                 return
             case .retry(let reason):
+                if Task.isCancelled {
+                    // Shutdown ran out of time: the apiserver still holds this and the next start lists it again.
+                    logger.notice("shutdown: change left unshipped", metadata: ["reason": "\(reason)"])
+                    return
+                }
                 attempt += 1
                 metrics.resourcesRetried.increment()
                 let delay = backoff.delay(attempt: attempt)

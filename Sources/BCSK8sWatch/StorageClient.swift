@@ -9,7 +9,7 @@ import NIOHTTP1
 /// Either storage directly (`--storage-url http://storage:8080`, paths under `/bcsstorage/v1`) or
 /// through the gateway (`--bke-address https://gw --token T`, paths under `/bcsapi/v4/storage`,
 /// with the bearer token). The token is sent, never logged.
-public struct StorageClient: Sendable {
+public struct StorageClient: Sendable, CustomStringConvertible {
     /// The URL every path is appended to: `…/bcsstorage/v1` or `…/bcsapi/v4/storage`.
     public let base: String
     let token: String?
@@ -22,6 +22,9 @@ public struct StorageClient: Sendable {
         self.httpClient = httpClient
         self.timeout = timeout
     }
+
+    /// The base URL only: the token stays out of logs and error messages.
+    public var description: String { "StorageClient(\(base)\(token == nil ? "" : ", bearer token"))" }
 
     /// Storage reached directly: `url` + `/bcsstorage/v1`.
     public static func direct(url: String, httpClient: HTTPClient) -> StorageClient {

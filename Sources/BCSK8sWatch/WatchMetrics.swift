@@ -17,8 +17,9 @@ public struct WatchMetrics: Sendable {
     public let resourcesDropped = Counter(label: "bcs_k8s_watch_resources_dropped_total")
     public let heartbeatsSkipped = Counter(label: "bcs_k8s_watch_node_heartbeats_skipped_total")
     public let reconcileRepairs = Counter(label: "bcs_k8s_watch_reconcile_repairs_total")
-    /// Seconds from an event's `lastTimestamp` to storage acknowledging its write.
-    public let eventLag = Recorder(label: "bcs_k8s_watch_event_lag_seconds", aggregate: true)
+    /// Seconds from an event's `lastTimestamp` to storage acknowledging its write (a duration
+    /// histogram: 5 ms … 10 s buckets, plus `_sum` and `_count`).
+    public let eventLag = Timer(label: "bcs_k8s_watch_event_lag_seconds")
 
     public init() {}
 

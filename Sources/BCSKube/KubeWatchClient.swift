@@ -56,19 +56,22 @@ public struct KubeWatchClient: Sendable {
     /// each page as it arrives so a caller need not hold the whole list.
     public func list(_ resource: KubeResource, namespace: String?, pageSize: Int = 500,
                      onPage: ([JSONValue]) async throws -> Void) async throws -> String {
-        var page = try await listPage(resource, namespace: namespace, limit: pageSize)
-        let version = page.resourceVersion
-        try await onPage(page.items)
-        while let token = page.continueToken {
-            do {
-                page = try await listPage(resource, namespace: namespace, limit: pageSize, continueToken: token)
-            } catch let error as KubeAPIError where error.isGone {
-                // The continue token expired: start over rather than return a partial list.
-                return try await list(resource, namespace: namespace, pageSize: pageSize, onPage: onPage)
-            }
+        var restarts = 0
+        while true {
+            var page = try await listPage(resource, namespace: namespace, limit: pageSize)
+            let version = page.resourceVersion
             try await onPage(page.items)
+            do {
+                while let token = page.continueToken {
+                    page = try await listPage(resource, namespace: namespace, limit: pageSize, continueToken: token)
+                    try await onPage(page.items)
+                }
+                return version
+            } catch let error as KubeAPIError where error.isGone && restarts < 3 {
+                // The continue token expired: start over rather than return a partial list.
+                restarts += 1
+            }
         }
-        return version
     }
 
     /// One object, or nil when it does not exist.

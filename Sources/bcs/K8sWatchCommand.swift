@@ -64,6 +64,9 @@ struct K8sWatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("flush-interval"), help: ArgumentHelp("Milliseconds the first event of a batch may wait for more.", valueName: "ms"))
     var flushInterval: Int = 200
 
+    @Option(help: ArgumentHelp("Event batches in flight at once.", valueName: "n"))
+    var shippers: Int = 2
+
     @Option(name: .customLong("max-block"), help: ArgumentHelp("Seconds a full queue may pause the watches before the oldest waiting entry is dropped (the apiserver's event TTL).", valueName: "seconds"))
     var maxBlock: Int = 3600
 
@@ -95,6 +98,7 @@ struct K8sWatchCommand: AsyncParsableCommand {
             throw ValidationError("\(url) is not an http:// or https:// URL")
         }
         guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000") }
+        guard (1...16).contains(shippers) else { throw ValidationError("--shippers must be between 1 and 16") }
         guard queueSize >= batchSize else { throw ValidationError("--queue-size must be at least --batch-size") }
         guard flushInterval >= 0, maxBlock > 0, watchTimeout > 0, reconcileInterval > 0, reconcileDelay >= 0, shutdownTimeout > 0 else {
             throw ValidationError("intervals and timeouts must be positive")
@@ -122,6 +126,7 @@ struct K8sWatchCommand: AsyncParsableCommand {
         options.eventQueueCapacity = queueSize
         options.resourceQueueCapacity = queueSize
         options.batchSize = batchSize
+        options.eventShippers = shippers
         options.flushInterval = .milliseconds(flushInterval)
         options.maxBlock = .seconds(maxBlock)
         options.watchTimeout = watchTimeout

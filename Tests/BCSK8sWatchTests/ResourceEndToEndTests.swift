@@ -70,3 +70,40 @@ import Testing
         #expect(try await harness.metric("bcs_k8s_watch_reconcile_repairs_total") >= 1)
     }
 }
+
+/// The watcher as deployed: in-cluster credentials, storage through the gateway's path with a token.
+@Suite(.serialized) struct DeploymentModeEndToEndTests {
+    @Test func inClusterThroughTheGatewayPathShipsEventsAndNeverLogsTheToken() async throws {
+        let harness = try await WatchHarness(kubeSimFlags: ["--event-rate", "10"])
+        try await harness.startStorage()
+        let token = "GatewayToken\(UInt64.random(in: 1_000_000...9_999_999))Secret"
+        try await harness.startWatcher(["--resources", "Event", "--log-level", "trace"], gatewayToken: token, inCluster: true)
+        try await eventually(within: .seconds(30)) { try await harness.storedEvents().count >= 10 }
+        try await harness.expectAllEventsStoredOnce(within: .seconds(60))
+        #expect(await harness.stopWatcher() == 0)
+        let output = (harness.watcher?.stdout ?? "") + (harness.watcher?.stderr ?? "")
+        #expect(output.contains("/bcsapi/v4/storage"), "the start-up line names the storage base it uses")
+        #expect(!output.contains(token), "the token never appears in the logs")
+    }
+
+    @Test(arguments: [
+        (["--cluster-id", "c"], "give exactly one of --storage-url and --bke-address"),
+        (["--cluster-id", "c", "--bke-address", "http://gw"], "--bke-address needs --token"),
+        (["--cluster-id", "c", "--storage-url", "storage:8080"], "is not an http:// or https:// URL"),
+        (["--cluster-id", "c", "--storage-url", "http://s", "--resources", "Event,Gadget"], "unknown resource \"Gadget\""),
+        (["--cluster-id", "c", "--storage-url", "http://s", "--batch-size", "5000"], "--batch-size must be between 1 and 1000"),
+    ])
+    func badFlagsAreRefusedWithTheReason(arguments: [String], message: String) async throws {
+        let result = try await ChildProcess.run(try TestEnvironment.bcsBinary(), ["k8s-watch"] + arguments + ["--kubeconfig", "/nonexistent"],
+                                                environment: ["BCS_TOKEN": ""])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+    }
+
+    @Test func anUnreadableKubeconfigIsRefusedWithTheReason() async throws {
+        let result = try await ChildProcess.run(try TestEnvironment.bcsBinary(),
+                                                ["k8s-watch", "--cluster-id", "c", "--storage-url", "http://127.0.0.1:1", "--kubeconfig", "/nonexistent/kc"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot read the kubeconfig /nonexistent/kc"), "stderr: \(result.stderr)")
+    }
+}

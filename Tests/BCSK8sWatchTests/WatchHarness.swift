@@ -31,7 +31,8 @@ final class WatchHarness: @unchecked Sendable {
         bcs = try TestEnvironment.bcsBinary()
         storagePort = try freePort()
         metricsPort = try freePort()
-        let sim = try ChildProcess(bcs, ["kube-sim", "--listen", "127.0.0.1:0", "--token", "watch-test-token", "--kubeconfig-out", kubeconfig] + kubeSimFlags)
+        let sim = try ChildProcess(bcs, ["kube-sim", "--listen", "127.0.0.1:0", "--token", "watch-test-token", "--kubeconfig-out", kubeconfig,
+                                         "--incluster-dir", directory + "/incluster"] + kubeSimFlags)
         kubeSim = sim
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, sim.isRunning, !sim.stdout.hasPrefix("https://") || !FileManager.default.fileExists(atPath: kubeconfig) {
@@ -70,9 +71,28 @@ final class WatchHarness: @unchecked Sendable {
     }
 
     /// Starts the watcher against kube-sim's kubeconfig and storage.
-    func startWatcher(_ extra: [String] = []) async throws {
-        let child = try ChildProcess(bcs, ["k8s-watch", "--cluster-id", clusterId, "--kubeconfig", kubeconfig, "--storage-url", "http://127.0.0.1:\(storagePort)",
-                                          "--listen-addr", "127.0.0.1:\(metricsPort)", "--flush-interval", "100"] + extra)
+    ///
+    /// `gatewayToken` reaches storage as through the gateway (`--bke-address`, `/bcsapi/v4/storage`,
+    /// with the token); `inCluster` uses kube-sim's in-cluster layout instead of the kubeconfig.
+    func startWatcher(_ extra: [String] = [], gatewayToken: String? = nil, inCluster: Bool = false) async throws {
+        var arguments = ["k8s-watch", "--cluster-id", clusterId, "--listen-addr", "127.0.0.1:\(metricsPort)", "--flush-interval", "100"]
+        var environment: [String: String] = [:]
+        if inCluster {
+            let text = try String(contentsOfFile: directory + "/incluster/env", encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { environment[parts[0]] = parts[1] }
+            }
+            environment["BCS_SERVICEACCOUNT_DIR"] = directory + "/incluster"
+        } else {
+            arguments += ["--kubeconfig", kubeconfig]
+        }
+        if let gatewayToken {
+            arguments += ["--bke-address", "http://127.0.0.1:\(storagePort)", "--token", gatewayToken]
+        } else {
+            arguments += ["--storage-url", "http://127.0.0.1:\(storagePort)"]
+        }
+        let child = try ChildProcess(bcs, arguments + extra, environment: environment)
         watcher = child
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, child.isRunning {
