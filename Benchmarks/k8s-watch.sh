@@ -53,20 +53,29 @@ for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$wport/healthz" >/dev/null 
 metric() { curl -sf "http://127.0.0.1:$wport/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { v += $2 } END { printf "%d\n", v }'; }
 echo "==> warming up 10 s at --event-rate $rate" >&2
 sleep 10
+cpu() { for pid in "$@"; do awk '{ printf "%d ", $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || printf "0 "; done; echo; }
+nxpid=$(cat ".run/mongo-$mport/pid")
+cpu0=($(cpu "${pids[@]}" "$nxpid"))
 seen0=$(metric bcs_k8s_watch_events_seen_total); shipped0=$(metric bcs_k8s_watch_events_shipped_total); t0=$(date +%s.%N)
 start_ms=$(python3 -c 'import time; print(int(time.time()*1000))')
 echo "==> measuring $seconds s" >&2
 sleep "$seconds"
+cpu1=($(cpu "${pids[@]}" "$nxpid"))
+hz=$(getconf CLK_TCK)
+cpu_line=""
+names=(storage kube-sim k8s-watch nx-27017)
+for i in 0 1 2 3; do cpu_line+="${names[$i]} $(python3 -c "print(f'{(${cpu1[$i]} - ${cpu0[$i]}) / $hz / $seconds * 100:.0f}')")%  "; done
 seen1=$(metric bcs_k8s_watch_events_seen_total); shipped1=$(metric bcs_k8s_watch_events_shipped_total); t1=$(date +%s.%N)
 end_ms=$(python3 -c 'import time; print(int(time.time()*1000))')
+mix=$(curl -sf "http://127.0.0.1:$sport/metrics" | awk '/^bcs_storage_events_written_total/ { match($0, /result="[a-z]+"/); r = substr($0, RSTART + 8, RLENGTH - 9); printf "%s %d  ", r, $2 }')
 depth=$(metric bcs_k8s_watch_queue_depth); dropped=$(metric bcs_k8s_watch_events_dropped_total)
 # Stop the producers so the baseline has the server to itself.
 for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
 
-.venv/bin/python - "$uri" "$seen0" "$seen1" "$shipped0" "$shipped1" "$t0" "$t1" "$start_ms" "$end_ms" "$depth" "$dropped" "$rate" <<'PY'
+.venv/bin/python - "$mix" "$cpu_line" "$uri" "$seen0" "$seen1" "$shipped0" "$shipped1" "$t0" "$t1" "$start_ms" "$end_ms" "$depth" "$dropped" "$rate" <<'PY'
 import sys, time, datetime
 from pymongo import MongoClient
-uri, seen0, seen1, ship0, ship1, t0, t1, start_ms, end_ms, depth, dropped, rate = sys.argv[1:]
+mix, cpu_line, uri, seen0, seen1, ship0, ship1, t0, t1, start_ms, end_ms, depth, dropped, rate = sys.argv[1:]
 elapsed = float(t1) - float(t0)
 seen = (int(seen1) - int(seen0)) / elapsed
 ours = (int(ship1) - int(ship0)) / elapsed
@@ -103,8 +112,11 @@ def insert_rate(name, indexes):
 event_indexes = [([("clusterId", ASCENDING), ("_uid", ASCENDING)], True), ([("clusterId", ASCENDING), ("eventTime", DESCENDING)], False),
                  ([("clusterId", ASCENDING), ("extraInfo.namespace", ASCENDING), ("eventTime", DESCENDING)], False),
                  ([("eventTime", DESCENDING)], False), ([("createTime", ASCENDING)], False)]
-base = insert_rate("baseline_indexed", event_indexes)
-bare = insert_rate("baseline_bare", [])
+# Twice each, alternating, averaged: the machine is shared and its load drifts.
+runs = [(insert_rate("baseline_indexed", event_indexes), insert_rate("baseline_bare", [])) for _ in range(2)]
+base = sum(r[0] for r in runs) / len(runs)
+bare = sum(r[1] for r in runs) / len(runs)
+print("baseline runs (indexed, bare): " + ", ".join(f"({a:,.0f}, {b:,.0f})" for a, b in runs), file=sys.stderr)
 print(f"\nevent pipeline: kube-sim --event-rate {rate} -> k8s-watch -> storage -> nx-27017, {elapsed:.0f} s measured")
 print(f"{'path':<52}{'events/s':>10}")
 print(f"{'raw insert_many, same docs, storage indexes (baseline)':<52}{base:>10,.0f}   ({len(base_docs):,} docs)")
@@ -116,4 +128,6 @@ print(f"{'ratio ours / baseline (indexed)':<52}{ratio:>10.2f}   target >= 0.70: 
 print(f"{'ratio ours / no-index insert':<52}{ours / bare if bare else float('nan'):>10.2f}")
 print(f"lag lastTimestamp -> written (queryable), {len(lags):,} documents: p50 {pct(0.5):.2f} s, p99 {pct(0.99):.2f} s, max {lags[-1] if lags else float('nan'):.2f} s (1 s timestamp resolution)")
 print(f"queue depth at the end: {depth}; dropped: {dropped}")
+print(f"storage writes over the whole run: {mix}(an update replaces a stored event: several times an insert's cost on nx-27017)")
+print(f"CPU during the measurement (100% = one core of 2): {cpu_line}")
 PY
