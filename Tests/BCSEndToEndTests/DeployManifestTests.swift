@@ -44,7 +44,9 @@ struct DeployManifestTests {
                     containers += 1
                     let image = container["image"] as? String ?? ""
                     #expect(!image.isEmpty, "\(file): a container has no image")
-                    let args = (container["args"] as? [Any] ?? []).map { "\($0)" }
+                    // `command: [bcs, kube-agent]` + args (BCS's agent YAML), or the image's entrypoint + `args: [serve, …]`.
+                    var args = ((container["command"] as? [Any] ?? []) + (container["args"] as? [Any] ?? [])).map { "\($0)" }
+                    if let first = args.first, first == "bcs" || first.hasSuffix("/bcs") { args.removeFirst() }
                     let command = try #require(args.first, "\(file): a container runs no bcs command")
                     if helps[command] == nil {
                         let result = try await ChildProcess.run(bcs, [command, "--help"])
