@@ -10,6 +10,8 @@
 #
 # usage: Benchmarks/k8s-watch.sh [RATE (default 3000)] [SECONDS (default 60)] [extra k8s-watch flags...]
 #   BUILD=debug uses .build/debug/bcs instead of building a release binary.
+#   CLUSTERS=N runs N kube-sims, each with its own k8s-watch (cluster BCS-K8S-BENCH-i), into the one
+#   storage: a source N times faster than one simulator's generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-3000}
@@ -27,7 +29,8 @@ bcs=".build/$build/bcs"
 [ -x "$bcs" ] || { echo "no $bcs: build failed" >&2; exit 1; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-mport=$(free_port); sport=$(free_port); wport=$(free_port)
+clusters=${CLUSTERS:-1}
+mport=$(free_port); sport=$(free_port)
 run=$(mktemp -d)
 uri=$(scripts/mongo start "$mport" ".run/mongo-$mport/data")
 slow_uri="$uri/?serverSelectionTimeoutMS=60000&connectTimeoutMS=30000&socketTimeoutMS=300000"
@@ -44,20 +47,32 @@ pids+=($!)
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$sport/readyz" >/dev/null && break; sleep 0.1; done
 # kube-sim stands in for an apiserver on another machine: at the lowest CPU priority it takes
 # only what the pipeline and the database leave (it still out-produces the pipeline).
-nice -n 19 "$bcs" kube-sim --listen 127.0.0.1:0 --token bench --kubeconfig-out "$run/kubeconfig" --event-rate "$rate" --log-level warning >"$run/sim.out" &
-pids+=($!)
-for _ in $(seq 1 200); do [ -s "$run/kubeconfig" ] && break; sleep 0.1; done
-"$bcs" k8s-watch --cluster-id BCS-K8S-BENCH --kubeconfig "$run/kubeconfig" --storage-url "http://127.0.0.1:$sport" \
-  --listen-addr "127.0.0.1:$wport" --resources Event --log-level warning "${extra[@]}" &
-pids+=($!)
-for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$wport/healthz" >/dev/null && break; sleep 0.1; done
+sims=(); watchers=(); wports=()
+for i in $(seq 1 "$clusters"); do
+  nice -n 19 "$bcs" kube-sim --listen 127.0.0.1:0 --token bench --kubeconfig-out "$run/kubeconfig$i" --event-rate "$rate" --log-level warning >"$run/sim$i.out" &
+  pids+=($!); sims+=($!)
+done
+for i in $(seq 1 "$clusters"); do
+  for _ in $(seq 1 200); do [ -s "$run/kubeconfig$i" ] && break; sleep 0.1; done
+  wport=$(free_port); wports+=("$wport")
+  "$bcs" k8s-watch --cluster-id "BCS-K8S-BENCH-$i" --kubeconfig "$run/kubeconfig$i" --storage-url "http://127.0.0.1:$sport" \
+    --listen-addr "127.0.0.1:$wport" --resources Event --log-level warning "${extra[@]}" &
+  pids+=($!); watchers+=($!)
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$wport/healthz" >/dev/null && break; sleep 0.1; done
+done
 
-metric() { curl -sf "http://127.0.0.1:$wport/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { v += $2 } END { printf "%d\n", v }'; }
+# A watcher metric summed over every watcher.
+metric() {
+  for wport in "${wports[@]}"; do curl -sf "http://127.0.0.1:$wport/metrics"; done |
+    awk -v m="$1" '$1 == m || index($1, m "{") == 1 { v += $2 } END { printf "%d\n", v }'
+}
 echo "==> warming up 10 s at --event-rate $rate" >&2
 sleep 10
-cpu() { for pid in "$@"; do awk '{ printf "%d ", $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || printf "0 "; done; echo; }
+# CPU ticks of a group of processes, summed.
+cpu() { for pid in "$@"; do awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0; done | awk '{ s += $1 } END { print s + 0 }'; }
 nxpid=$(cat ".run/mongo-$mport/pid")
-cpu0=($(cpu "${pids[@]}" "$nxpid"))
+groups() { echo "$(cpu "${pids[0]}") $(cpu "${sims[@]}") $(cpu "${watchers[@]}") $(cpu "$nxpid")"; }
+cpu0=($(groups))
 seen0=$(metric bcs_k8s_watch_events_seen_total); shipped0=$(metric bcs_k8s_watch_events_shipped_total); t0=$(date +%s.%N)
 start_ms=$(python3 -c 'import time; print(int(time.time()*1000))')
 echo "==> measuring $seconds s" >&2
@@ -66,10 +81,10 @@ echo "==> measuring $seconds s" >&2
 depths=()
 for _ in $(seq 1 "$seconds"); do sleep 1; depths+=("$(metric bcs_k8s_watch_queue_depth)"); done
 depth_stats=$(printf '%s\n' "${depths[@]}" | awk '{ s += $1; if ($1 > m) m = $1 } END { printf "mean %d, max %d", s / NR, m }')
-cpu1=($(cpu "${pids[@]}" "$nxpid"))
+cpu1=($(groups))
 hz=$(getconf CLK_TCK)
 cpu_line=""
-names=(storage kube-sim k8s-watch nx-27017)
+names=(storage "kube-sim×$clusters" "k8s-watch×$clusters" nx-27017)
 for i in 0 1 2 3; do cpu_line+="${names[$i]} $(python3 -c "print(f'{(${cpu1[$i]} - ${cpu0[$i]}) / $hz / $seconds * 100:.0f}')")%  "; done
 seen1=$(metric bcs_k8s_watch_events_seen_total); shipped1=$(metric bcs_k8s_watch_events_shipped_total); t1=$(date +%s.%N)
 end_ms=$(python3 -c 'import time; print(int(time.time()*1000))')
@@ -78,17 +93,17 @@ depth=$(metric bcs_k8s_watch_queue_depth); dropped=$(metric bcs_k8s_watch_events
 # Stop the producers so the baseline has the server to itself.
 for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
 
-.venv/bin/python - "$depth_stats" "$mix" "$cpu_line" "$uri" "$seen0" "$seen1" "$shipped0" "$shipped1" "$t0" "$t1" "$start_ms" "$end_ms" "$depth" "$dropped" "$rate" <<'PY'
+.venv/bin/python - "$depth_stats" "$mix" "$cpu_line" "$uri" "$seen0" "$seen1" "$shipped0" "$shipped1" "$t0" "$t1" "$start_ms" "$end_ms" "$depth" "$dropped" "$rate" "$clusters" <<'PY'
 import sys, time, datetime
 from pymongo import MongoClient
-depth_stats, mix, cpu_line, uri, seen0, seen1, ship0, ship1, t0, t1, start_ms, end_ms, depth, dropped, rate = sys.argv[1:]
+depth_stats, mix, cpu_line, uri, seen0, seen1, ship0, ship1, t0, t1, start_ms, end_ms, depth, dropped, rate, clusters = sys.argv[1:]
 elapsed = float(t1) - float(t0)
 seen = (int(seen1) - int(seen0)) / elapsed
 ours = (int(ship1) - int(ship0)) / elapsed
 db = MongoClient(uri, serverSelectionTimeoutMS=60000, socketTimeoutMS=600000)["bench"]
 start = datetime.datetime.fromtimestamp(int(start_ms) / 1000, datetime.timezone.utc)
 end = datetime.datetime.fromtimestamp(int(end_ms) / 1000, datetime.timezone.utc)
-docs = list(db.events.find({"clusterId": "BCS-K8S-BENCH"}))
+docs = list(db.events.find({"clusterId": {"$regex": "^BCS-K8S-BENCH-"}}))
 lags = []
 for d in docs:
     created = d.get("createTime")
@@ -123,7 +138,7 @@ runs = [(insert_rate("baseline_indexed", event_indexes), insert_rate("baseline_b
 base = sum(r[0] for r in runs) / len(runs)
 bare = sum(r[1] for r in runs) / len(runs)
 print("baseline runs (indexed, bare): " + ", ".join(f"({a:,.0f}, {b:,.0f})" for a, b in runs), file=sys.stderr)
-print(f"\nevent pipeline: kube-sim --event-rate {rate} -> k8s-watch -> storage -> nx-27017, {elapsed:.0f} s measured")
+print(f"\nevent pipeline: {clusters} x (kube-sim --event-rate {rate} -> k8s-watch) -> storage -> nx-27017, {elapsed:.0f} s measured")
 print(f"{'path':<52}{'events/s':>10}")
 print(f"{'raw insert_many, same docs, storage indexes (baseline)':<52}{base:>10,.0f}   ({len(base_docs):,} docs)")
 print(f"{'raw insert_many, same docs, no indexes':<52}{bare:>10,.0f}")
@@ -133,8 +148,8 @@ ratio = ours / base if base else float('nan')
 print(f"{'ratio ours / baseline (indexed)':<52}{ratio:>10.2f}   target >= 0.70: {'met' if ratio >= 0.7 else 'NOT met'}")
 print(f"{'ratio ours / no-index insert':<52}{ours / bare if bare else float('nan'):>10.2f}")
 print(f"lag lastTimestamp -> written (queryable), {len(lags):,} documents: p50 {pct(0.5):.2f} s, p99 {pct(0.99):.2f} s, max {lags[-1] if lags else float('nan'):.2f} s (1 s timestamp resolution)")
-full = int(depth_stats.split("max ")[1]) >= 9000
-print(f"event queue depth during the measurement (capacity 10,000): {depth_stats}; dropped: {dropped}")
+full = int(depth_stats.split("max ")[1]) >= 9000 * int(clusters)
+print(f"event queue depth during the measurement (capacity {10000 * int(clusters):,}): {depth_stats}; dropped: {dropped}")
 print("verdict: " + ("the queue filled: the pipeline was the bottleneck" if full else
       "the queue never filled: the watcher kept up with kube-sim, so ours is the source's rate (a lower bound of the pipeline's)"))
 print(f"storage writes over the whole run: {mix}(an update replaces a stored event: several times an insert's cost on nx-27017)")

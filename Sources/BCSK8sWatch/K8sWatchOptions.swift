@@ -18,7 +18,7 @@ public struct K8sWatchOptions: Sendable {
     /// How long the first event of a batch may wait for more.
     public var flushInterval: Duration = .milliseconds(200)
     /// Event batches in flight at once.
-    public var eventShippers = 2
+    public var eventShippers = 4
     /// Object writes in flight at once.
     public var resourceShippers = 4
     /// How long a full queue may hold up a watch before the oldest waiting entry is dropped —

@@ -65,7 +65,7 @@ struct K8sWatchCommand: AsyncParsableCommand {
     var flushInterval: Int = 200
 
     @Option(help: ArgumentHelp("Event batches in flight at once.", valueName: "n"))
-    var shippers: Int = 2
+    var shippers: Int = 4
 
     @Option(name: .customLong("max-block"), help: ArgumentHelp("Seconds a full queue may pause the watches before the oldest waiting entry is dropped (the apiserver's event TTL).", valueName: "seconds"))
     var maxBlock: Int = 3600
