@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import NIOSSL
 import BCSCore
 import BCSK8sWatch
 import BCSKube
@@ -40,7 +41,7 @@ struct K8sWatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("bke-address"), help: ArgumentHelp("Gateway base URL; storage is reached at /bcsapi/v4/storage.", valueName: "url"))
     var bkeAddress: String?
 
-    @Option(help: ArgumentHelp("Bearer token for --bke-address. [env: BCS_TOKEN]", valueName: "token"))
+    @Option(help: ArgumentHelp("Bearer token for --bke-address. [env: BCS_TOKEN] (SERVER_CERT: PEM CA of the gateway, when the system does not trust it)", valueName: "token"))
     var token: String?
 
     @Option(help: ArgumentHelp("Kubeconfig file; without it the in-cluster service account is used.", valueName: "file"))
@@ -140,8 +141,18 @@ struct K8sWatchCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let kubeHTTP = try connection.makeHTTPClient(maximumConnections: options.resources.count * max(options.namespaces.count, 1) + 4)
+        // SERVER_CERT (PEM, as kube-agent reads it) is the CA of a gateway whose certificate the
+        // system does not trust (a private CA or the demo's self-signed one).
+        var storageTLS = TLSConfiguration.makeClientConfiguration()
+        if let pem = ProcessInfo.processInfo.environment["SERVER_CERT"], !pem.isEmpty {
+            do {
+                storageTLS.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
+            } catch {
+                throw ValidationError("SERVER_CERT is not a PEM certificate: \(error)")
+            }
+        }
         let storageHTTP = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(60)),
+            tlsConfiguration: storageTLS, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(60)),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: options.eventShippers + options.resourceShippers + 2)))
         let storage: StorageClient
         if let storageURL {
