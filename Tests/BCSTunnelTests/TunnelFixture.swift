@@ -153,8 +153,9 @@ final class TunnelFixture: Sendable {
     func stop() async {
         agentTask.cancel()
         pool.closeAll()
-        appTask.cancel()
         _ = await agentTask.result
+        pool.closeAll()  // a session the agent opened while being cancelled
+        appTask.cancel()
         _ = await appTask.result
         sim.stop()
     }

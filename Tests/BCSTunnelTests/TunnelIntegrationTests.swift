@@ -191,6 +191,8 @@ struct TunnelIntegrationTests {
     @Test func aClosedConnectionIsNoticedAndTheAgentReconnects() async throws {
         let fixture = try await F.start()
         let first = try await fixture.session()
+        // The gateway pools the session before the agent has recorded its side; wait for both.
+        try await eventually(within: .seconds(5)) { fixture.agent.stats != nil && fixture.agent.sessionsEstablished == 1 }
         let clock = ContinuousClock()
         var started = clock.now
         fixture.agent.dropConnection()
@@ -200,6 +202,7 @@ struct TunnelIntegrationTests {
         #expect(try await text(try await second.send(F.request(.get, "/version"))).contains("gitVersion"))
 
         // A frozen path (nothing in or out, the socket still open): both sides give up within 15 s.
+        try await eventually(within: .seconds(5)) { fixture.agent.stats != nil && fixture.agent.sessionsEstablished == 2 }
         try await fixture.agent.freezeConnection()
         started = clock.now
         await second.closed()

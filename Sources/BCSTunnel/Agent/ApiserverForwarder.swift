@@ -45,7 +45,7 @@ final class ApiserverForwarder: Sendable {
     func handle(_ stream: TunnelStream) async {
         let head: StreamHead
         do {
-            head = try await stream.head.get()
+            head = try await stream.awaitHead()
         } catch {
             return
         }

@@ -59,9 +59,14 @@ public final class TunnelSession: Sendable, Identifiable {
         channel.close(promise: nil)
     }
 
-    /// Returns once the session has ended.
+    /// Returns once the session has ended; cancelling the waiting task closes the session.
     public func closed() async {
-        try? await channel.closeFuture.get()
+        let channel = self.channel
+        await withTaskCancellationHandler {
+            try? await channel.closeFuture.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
     }
 
     /// Sends a request without a body.
