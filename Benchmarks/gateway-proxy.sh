@@ -87,6 +87,14 @@ curl -sf -X PUT "$api/clusters/BCS-K8S-BENCH/credentials" --data-binary @"$work/
 for _ in $(seq 1 50); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" >/dev/null && break; sleep 0.2; done
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$kp$path" >/dev/null && break; sleep 0.2; done
 
+# A third cluster reached only through an agent tunnel: `bcs kube-agent --use-websocket` whose
+# "apiserver" (its --kubeconfig) is the same nginx upstream.
+curl -sf -X POST -H "Authorization: Bearer $admin" "$api/clusters" -d '{"cluster_id":"BCS-K8S-TUNNEL","cluster_type":"k8s"}' >/dev/null
+ttoken=$(curl -s -X POST -H "Authorization: Bearer $admin" "$api/clusters/BCS-K8S-TUNNEL/register_tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+REGISTER_TOKEN=$ttoken .build/release/bcs kube-agent --bke-address "http://127.0.0.1:$gw" --cluster-id BCS-K8S-TUNNEL --use-websocket \
+  --kubeconfig "$work/kubeconfig" --listen-addr 127.0.0.1:0 > "$work/agent.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 100); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" >/dev/null && break; sleep 0.2; done
+
 results="$work/results"
 run() { # name url [header]
   local name=$1 url=$2; shift 2
@@ -101,6 +109,7 @@ run "upstream directly (TLS)" "https://127.0.0.1:$up$path"
 run "nginx proxy_pass" "http://127.0.0.1:$ngx$path"
 run "kubectl proxy" "http://127.0.0.1:$kp$path"
 run "bcs gateway (ours)" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
+run "bcs gateway, tunnel mode" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" -H "Authorization: Bearer $admin"
 
 # Half of the upstream's peak rate: each connection waits between requests so the total is ~rate/2.
 peak=$(awk -F'|' '$1=="upstream directly (TLS)" {print $2}' "$results")
@@ -118,6 +127,7 @@ direct_s=$(curl -s -o /dev/null --cacert "$work/cert.pem" -w '%{time_total}' "ht
 rss_before_big=$(awk '/VmRSS/ {print $2}' "/proc/$gwpid/status")
 gw_s=$(curl -s -o /dev/null -H "Authorization: Bearer $admin" -w '%{time_total}' "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$big")
 hwm_big=$(awk '/VmHWM/ {print $2}' "/proc/$gwpid/status")
+tunnel_s=$(curl -s -o /dev/null -H "Authorization: Bearer $admin" -w '%{time_total}' "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$big")
 
 # Idle watches: kube-sim as a second cluster, WATCHES concurrent watches held open through the gateway.
 echo "==> $watches idle watches through the gateway" >&2
@@ -154,7 +164,8 @@ python3 - "$results" <<'PY'
 import sys
 rows = {l.split("|")[0]: float(l.split("|")[1]) for l in open(sys.argv[1]) if l.strip()}
 g, n, k = rows["bcs gateway (ours)"], rows["nginx proxy_pass"], rows["kubectl proxy"]
-print(f"gateway / nginx = {g/n:.2f}   gateway / kubectl proxy = {g/k:.2f}")
+t = rows["bcs gateway, tunnel mode"]
+print(f"gateway / nginx = {g/n:.2f}   gateway / kubectl proxy = {g/k:.2f}   tunnel / direct gateway = {t/g:.2f}")
 PY
 python3 - "$results" <<'PY'
 import sys
@@ -166,5 +177,5 @@ rows = {l.split("|")[0]: l.strip().split("|") for l in open(sys.argv[1]) if l.st
 u, g = rows["upstream at half peak"], rows["gateway at half peak"]
 print(f"at half the upstream's peak: added p50 {ms(g[2]) - ms(u[2]):.2f} ms, added p99 {ms(g[3]) - ms(u[3]):.2f} ms")
 PY
-echo "100 MiB GET: upstream directly ${direct_s} s, through the gateway ${gw_s} s; gateway RSS before ${rss_before_big} KiB, peak so far ${hwm_big} KiB"
+echo "100 MiB GET: upstream directly ${direct_s} s, through the gateway ${gw_s} s, through the agent tunnel ${tunnel_s} s; gateway RSS before ${rss_before_big} KiB, peak so far ${hwm_big} KiB"
 echo "idle watches through the gateway: $watch_result; gateway RSS ${rss_before} KiB -> ${rss_during} KiB = $(( (rss_during - rss_before) / watches )) KiB per watch"

@@ -11,9 +11,9 @@ struct DemoTests {
     @Test func theDemoRunsItsPrintedCommandsAndStopsCleanly() async throws {
         let port = try freePort(), mongoPort = try freePort()
         let dir = NSTemporaryDirectory() + "bcs-demo-\(UUID().uuidString.prefix(8))"
-        // The test runner's children start with SIGINT ignored, and bash cannot trap a signal ignored
-        // on entry; a terminal's Ctrl-C arrives with the default disposition, so restore it first.
-        let launcher = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv('/bin/bash', ['bash', sys.argv[1]])"
+        // The test runner's children start with SIGINT ignored (or blocked), and bash cannot trap a
+        // signal ignored on entry; a terminal's Ctrl-C meets the default disposition, so restore it.
+        let launcher = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM]); signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv('/bin/bash', ['bash', sys.argv[1]])"
         let demo = try ChildProcess("/usr/bin/python3", ["-c", launcher, Self.repository + "/scripts/demo"], environment: [
             "BCS_BINARY": try TestEnvironment.bcsBinary(), "BCS_DEMO_PORT": "\(port)", "BCS_DEMO_MONGO_PORT": "\(mongoPort)", "BCS_DEMO_DIR": dir,
         ])

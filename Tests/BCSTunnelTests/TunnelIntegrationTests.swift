@@ -207,8 +207,9 @@ struct TunnelIntegrationTests {
         started = clock.now
         await second.closed()
         let noticed = clock.now - started
-        // 15 s after the agent's last byte (a PING at most 5 s before the freeze), checked every second.
-        #expect(noticed <= .milliseconds(16_500) && noticed >= .seconds(9), "the gateway closed the silent session after \(noticed)")
+        // 15 s after the agent's last byte (a PING at most 5 s before the freeze), checked every second;
+        // the upper bound allows for a loaded CI machine (the exact rule is KeepaliveStateMachineTests').
+        #expect(noticed <= .seconds(25) && noticed >= .seconds(9), "the gateway closed the silent session after \(noticed)")
         let third = try await fixture.session(within: .seconds(40), otherThan: second)
         #expect(try await text(try await third.send(F.request(.get, "/version"))).contains("gitVersion"))
         #expect(fixture.agent.sessionsEstablished >= 3)

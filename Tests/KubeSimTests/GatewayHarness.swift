@@ -60,6 +60,12 @@ final class GatewayHarness: Sendable {
         }
     }
 
+    /// The lines of a process's log that say what went wrong (a crash's message and our frames).
+    static func digest(_ log: String) -> String {
+        log.split(separator: "\n").filter { $0.contains("Fatal") || $0.contains("error") || $0.contains(" in bcs at /") || $0.contains("listening") }
+            .prefix(40).joined(separator: "\n")
+    }
+
     /// Calls the gateway with curl; returns the parsed JSON body (empty when not JSON) and the status.
     func curl(_ method: String, _ path: String, token: String? = GatewayHarness.admin, body: String? = nil,
               headers: [String] = []) async throws -> (json: [String: Any], code: Int, body: String) {
@@ -77,10 +83,10 @@ final class GatewayHarness: Sendable {
 
     /// Registers the cluster and reports kube-sim's credentials with a fresh register token.
     func registerCluster() async throws {
-        let registered = try await KubeSimHarness.eventually(timeout: .seconds(30)) {
+        let registered = try await KubeSimHarness.eventually(timeout: .seconds(90)) {
             (try await curl("POST", "/bcsapi/v4/usermanager/v1/clusters", body: #"{"cluster_id":"\#(Self.clusterID)","cluster_type":"k8s"}"#)).json["code"] as? Int == 0
         }
-        #expect(registered, "cluster registered; serve stderr: \(serve.stderr.suffix(2000)) \(serve.stdout.suffix(2000)); backend: \(backend?.stderr.suffix(2000) ?? "")")
+        #expect(registered, "cluster registered; serve: \(Self.digest(serve.stderr)); backend: \(Self.digest(backend?.stderr ?? ""))")
         try await report(userToken: sim.token)
     }
 
