@@ -230,7 +230,7 @@ public final class SpliceHandler: ChannelDuplexHandler {
         afterPendingWrites { context in context.close(promise: nil) }
     }
 
-    private func afterPendingWrites(_ then: @escaping (ChannelHandlerContext) -> Void) {
+    private func afterPendingWrites(_ then: @escaping @Sendable (ChannelHandlerContext) -> Void) {
         guard let context else { return }
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
