@@ -43,6 +43,10 @@ enum PodExec {
                 buffer.writeBytes(bytes)
                 try? await outbound.write(.binary(buffer))
             }
+            // A container runtime takes a moment to start the process. Answering within microseconds
+            // of the 101 meets a race in client-go's WebSocket executor, which discards frames for a
+            // stream it has not registered yet ("Unknown stream id 3") and then fails the exec.
+            try? await Task.sleep(for: .milliseconds(50))
             let code = await run(request, stdin: stdin, stdout: { await send(1, $0) }, stderr: { wantStderr ? await send(2, $0) : await send(1, $0) })
             await send(3, status(code, request))
             try? await outbound.close(.normalClosure, reason: nil)
