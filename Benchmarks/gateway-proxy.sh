@@ -25,6 +25,7 @@ swift build -c release --product bcs 2>&1 | grep -E "error|Build complete" >&2 |
 [ -x .build/release/bcs ] || { echo "build failed" >&2; exit 1; }
 
 work=$(mktemp -d)
+chmod 755 "$work"  # nginx workers run as nobody when started by root: a 0700 dir would make every response a 403
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 up=$(free_port); ngx=$(free_port); kp=$(free_port); gw=$(free_port); mport=$(free_port)
 pids=()

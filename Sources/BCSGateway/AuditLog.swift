@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// One audit record per proxied request or upgraded session: who, which cluster, verb, path,
 /// status, bytes each way, duration.
@@ -72,6 +73,9 @@ struct AuditWriter: Service {
 }
 
 /// A response body that counts the bytes it yields and reports the total when it ends.
+///
+/// It ends when the upstream body finishes or fails, or when the body is dropped unfinished (the
+/// client went away mid-watch and the server stopped reading it): `onEnd` runs exactly once either way.
 struct CountingBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
     typealias Element = ByteBuffer
     let base: Base
@@ -79,30 +83,45 @@ struct CountingBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
-        let onEnd: @Sendable (Int) -> Void
-        var total = 0
-        var ended = false
+        let tally: Tally
 
         mutating func next() async throws -> ByteBuffer? {
             do {
                 if let buffer = try await base.next() {
-                    total += buffer.readableBytes
+                    tally.add(buffer.readableBytes)
                     return buffer
                 }
             } catch {
-                finish()
+                tally.finish()
                 throw error
             }
-            finish()
+            tally.finish()
             return nil
-        }
-
-        private mutating func finish() {
-            guard !ended else { return }
-            ended = true
-            onEnd(total)
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), onEnd: onEnd) }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), tally: Tally(onEnd: onEnd)) }
+
+    /// The running total, reported once: at the end, or when the last iterator copy is dropped.
+    final class Tally: Sendable {
+        private let state = Mutex((total: 0, ended: false))
+        private let onEnd: @Sendable (Int) -> Void
+
+        init(onEnd: @escaping @Sendable (Int) -> Void) {
+            self.onEnd = onEnd
+        }
+
+        func add(_ bytes: Int) { state.withLock { $0.total += bytes } }
+
+        func finish() {
+            let total: Int? = state.withLock { state in
+                guard !state.ended else { return nil }
+                state.ended = true
+                return state.total
+            }
+            if let total { onEnd(total) }
+        }
+
+        deinit { finish() }
+    }
 }

@@ -28,6 +28,9 @@ struct ClusterStatus: Sendable, Codable, Equatable {
     var tunnel_sessions: Int = 0
     var tunnel_rtt_ms: Double?
     var tunnel_last_pong: String?
+    /// Direct-mode requests (watches included) in flight to the apiserver, and the HTTP clients carrying them.
+    var upstream_in_flight: Int = 0
+    var upstream_clients: Int = 0
 }
 
 /// One registered cluster: its latest reported credentials, the HTTP client that reaches its
@@ -39,8 +42,8 @@ struct ClusterStatus: Sendable, Codable, Equatable {
 actor ClusterActor {
     let clusterID: String
     private(set) var credentials: ClusterCredentials
-    private var clients: (plain: HTTPClient, streaming: HTTPClient)?
-    private var clientCA: String?
+    private var pool: UpstreamClientPool?
+    private var poolCA: String?
     private var upgradeTLS: (ca: String, context: NIOSSLContext)?
     private var preferred = 0
     private(set) var health: ClusterHealth = .unknown
@@ -73,38 +76,24 @@ actor ClusterActor {
         if let index = credentials.serverAddresses.firstIndex(of: address) { preferred = index }
     }
 
-    /// What a proxied request needs: where to send it, the token to send, and a client trusting the cluster's CA.
+    /// What a proxied request needs: where to send it, the token to send, and room on a client trusting the cluster's CA.
     ///
-    /// `streaming` requests (watches, `logs -f`) get a client of their own with a large connection
-    /// bound: each holds an HTTP/1.1 upstream connection for as long as it runs, and in the
-    /// ordinary pool they would queue behind its 64-connection limit (an HTTP/2 apiserver
-    /// multiplexes them instead).
-    func upstream(streaming: Bool = false) throws -> (addresses: [String], token: String, client: HTTPClient) {
-        if clients == nil || clientCA != credentials.caCertPEM {
+    /// The lease holds that room until it is released or dropped: a watch keeps it for as long as it runs.
+    func upstream() throws -> (addresses: [String], token: String, lease: UpstreamLease) {
+        if pool == nil || poolCA != credentials.caCertPEM {
             var tls = TLSConfiguration.makeClientConfiguration()
             do {
                 tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(credentials.caCertPEM.utf8)))
             } catch {
                 throw KubeStatus.badGateway("cluster \(clusterID): the reported CA certificate cannot be used: \(error)")
             }
-            func make(connections: Int) -> HTTPClient {
-                var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow, decompression: .disabled)
-                configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-                // AsyncHTTPClient retries a refused connection until the connect deadline: keep it short so a
-                // dead address fails over quickly. No read timeout: watches are long and quiet.
-                configuration.timeout = .init(connect: .seconds(2), read: nil)
-                return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            }
-            let old = clients
-            clients = (make(connections: 64), make(connections: Self.maximumStreams))
-            clientCA = credentials.caCertPEM
-            if let old { Task { try? await old.plain.shutdown(); try? await old.streaming.shutdown() } }
+            let retired = pool?.detachClients() ?? []
+            pool = UpstreamClientPool(tls: tls)
+            poolCA = credentials.caCertPEM
+            if !retired.isEmpty { Task { for client in retired { try? await client.shutdown() } } }
         }
-        return (addressOrder, credentials.serviceAccountToken, streaming ? clients!.streaming : clients!.plain)
+        return (addressOrder, credentials.serviceAccountToken, try pool!.lease())
     }
-
-    /// The most watches and log follows one cluster may hold open through this gateway.
-    static let maximumStreams = 8192
 
     /// What an upgrade request needs: addresses, token, and a TLS context trusting the cluster's CA.
     func upgradeUpstream() throws -> (addresses: [String], token: String, tls: NIOSSLContext) {
@@ -124,19 +113,21 @@ actor ClusterActor {
     func probe(now: Date = Date()) async {
         lastProbe = now
         let reportAge = now.timeIntervalSince(credentials.updatedAt)
-        let target: (addresses: [String], token: String, client: HTTPClient)
+        pool?.trim()
+        let target: (addresses: [String], token: String, lease: UpstreamLease)
         do {
             target = try upstream()
         } catch {
             record(.unreachable, "\(error)")
             return
         }
+        defer { target.lease.release() }
         var failures: [String] = []
         for address in target.addresses {
             var request = HTTPClientRequest(url: address.trimmingSlash + "/readyz")
             request.headers.add(name: "Authorization", value: "Bearer \(target.token)")
             do {
-                let response = try await target.client.execute(request, timeout: .seconds(5))
+                let response = try await target.lease.client.execute(request, timeout: .seconds(5))
                 _ = try? await response.body.collect(upTo: 64 << 10)
                 guard response.status == .ok else {
                     failures.append("\(address) answered /readyz with \(response.status.code)")
@@ -168,14 +159,14 @@ actor ClusterActor {
         ClusterStatus(
             cluster_id: clusterID, state: health, reason: healthReason, server_addresses: credentials.serverAddresses,
             preferred_address: addressOrder.first ?? "", last_report_at: credentials.updatedAt.formatted(.iso8601),
-            last_probe_at: lastProbe?.formatted(.iso8601)
+            last_probe_at: lastProbe?.formatted(.iso8601),
+            upstream_in_flight: pool?.inFlight ?? 0, upstream_clients: pool?.clientCount ?? 0
         )
     }
 
     func shutdown() async {
-        try? await clients?.plain.shutdown()
-        try? await clients?.streaming.shutdown()
-        clients = nil
+        for client in pool?.detachClients() ?? [] { try? await client.shutdown() }
+        pool = nil
     }
 }
 

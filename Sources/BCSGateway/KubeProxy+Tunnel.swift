@@ -42,7 +42,8 @@ extension KubeProxy {
         let body = audit.counting(response.body) { bytes in
             audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: bytes, started: started)
         }
-        return Response(status: response.head.status, headers: headers, body: ResponseBody(asyncSequence: body))
+        let watcher = Self.isStreaming(query: target.query) ? context.channel : nil
+        return Response(status: response.head.status, headers: headers, body: Self.responseBody(body, cancelOnDisconnectOf: watcher))
     }
 
     private func tunnelUpgrade(

@@ -77,7 +77,7 @@ struct KubeProxy: Sendable {
         if upgrade {
             return try await proxyUpgrade(request, context: context, target: target, caller: caller, cluster: cluster, started: started)
         }
-        let upstream = try await cluster.upstream(streaming: Self.isStreaming(query: target.query))
+        let upstream = try await cluster.upstream()
         guard !upstream.addresses.isEmpty else { throw KubeStatus.badGateway("cluster \(target.clusterID) reported no apiserver address") }
         // A request with a body streams it once, so only body-less requests can fail over.
         let hasBody = Self.hasBody(request)
@@ -97,15 +97,18 @@ struct KubeProxy: Sendable {
             }
             let response: HTTPClientResponse
             do {
-                response = try await upstream.client.execute(outbound, timeout: .seconds(30))
+                response = try await upstream.lease.client.execute(outbound, timeout: .seconds(30))
             } catch {
                 failures.append("\(address): \(error)")
                 continue
             }
             if address != upstream.addresses[0] { await cluster.markGood(address) }
             let (audit, verb, status, clusterID, path) = (self.audit, request.method.rawValue, Int(response.status.code), target.clusterID, target.subPath)
-            return Self.relay(response) { body in
+            let lease = upstream.lease
+            let watcher = Self.isStreaming(query: target.query) ? context.channel : nil
+            return Self.relay(response, cancelOnDisconnectOf: watcher) { body in
                 audit.counting(body) { bytes in
+                    lease.release()
                     audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: bytes, started: started)
                 }
             }
@@ -138,7 +141,7 @@ struct KubeProxy: Sendable {
         return request.headers[.transferEncoding] != nil
     }
 
-    /// Whether the request stays open for a long time: a watch or a followed log.
+    /// Whether the response stays open for a long time: a watch or a followed log.
     static func isStreaming(query: String?) -> Bool {
         guard let query else { return false }
         return query.split(separator: "&").contains { item in
@@ -218,12 +221,18 @@ struct KubeProxy: Sendable {
     }
 
     private static func relay<Body: AsyncSequence & Sendable>(
-        _ response: HTTPClientResponse, wrap: (HTTPClientResponse.Body) -> Body
+        _ response: HTTPClientResponse, cancelOnDisconnectOf channel: (any Channel)?, wrap: (HTTPClientResponse.Body) -> Body
     ) -> Response where Body.Element == ByteBuffer {
         var headers = HTTPFields()
         for (name, value) in response.headers where !droppedResponseHeaders.contains(name.lowercased()) {
             if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
         }
-        return Response(status: .init(code: Int(response.status.code)), headers: headers, body: ResponseBody(asyncSequence: wrap(response.body)))
+        return Response(status: .init(code: Int(response.status.code)), headers: headers, body: responseBody(wrap(response.body), cancelOnDisconnectOf: channel))
+    }
+
+    /// The body to answer with; a long-lived one (`channel` given) ends when that client connection closes.
+    static func responseBody<Body: AsyncSequence & Sendable>(_ body: Body, cancelOnDisconnectOf channel: (any Channel)?) -> ResponseBody where Body.Element == ByteBuffer {
+        guard let channel else { return ResponseBody(asyncSequence: body) }
+        return ResponseBody(asyncSequence: DisconnectCancellingBody(base: body, channel: channel))
     }
 }

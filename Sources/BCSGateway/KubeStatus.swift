@@ -7,14 +7,21 @@ struct KubeStatus: Error, HTTPResponseError {
     let status: HTTPResponse.Status
     let reason: String
     let message: String
+    /// Seconds a client should wait before retrying: the `Retry-After` header and `details.retryAfterSeconds`, as the apiserver sends them.
+    var retryAfterSeconds: Int? = nil
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "kind": "Status", "apiVersion": "v1", "metadata": [String: Any](),
             "status": "Failure", "message": message, "reason": reason, "code": Int(status.code),
         ]
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfterSeconds {
+            object["details"] = ["retryAfterSeconds": retryAfterSeconds]
+            headers[.retryAfter] = String(retryAfterSeconds)
+        }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     static func unauthorized(_ message: String) -> KubeStatus { KubeStatus(status: .unauthorized, reason: "Unauthorized", message: message) }
@@ -23,4 +30,7 @@ struct KubeStatus: Error, HTTPResponseError {
     static func badRequest(_ message: String) -> KubeStatus { KubeStatus(status: .badRequest, reason: "BadRequest", message: message) }
     static func unavailable(_ message: String) -> KubeStatus { KubeStatus(status: .serviceUnavailable, reason: "ServiceUnavailable", message: message) }
     static func badGateway(_ message: String) -> KubeStatus { KubeStatus(status: .badGateway, reason: "InternalError", message: message) }
+    static func tooManyRequests(_ message: String, retryAfterSeconds: Int = 1) -> KubeStatus {
+        KubeStatus(status: .tooManyRequests, reason: "TooManyRequests", message: message, retryAfterSeconds: retryAfterSeconds)
+    }
 }
