@@ -33,7 +33,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; nginx
 trap cleanup EXIT
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=bench-upstream \
-  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+  -addext subjectAltName=DNS:bench-upstream,IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 mkdir -p "$work/www/api/v1/namespaces/default/configmaps" "$work/logs"
 python3 -c 'import json,sys; print(json.dumps({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"bench","namespace":"default","uid":"0"*36,"resourceVersion":"1"},"data":{"payload":"x"*850}}))' \
   > "$work/www/api/v1/namespaces/default/configmaps/bench"
@@ -54,7 +54,7 @@ http {
     listen 127.0.0.1:$ngx;
     location / {
       proxy_pass https://apiserver; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off;
-      proxy_ssl_verify on; proxy_ssl_trusted_certificate $work/cert.pem; proxy_ssl_name 127.0.0.1; proxy_ssl_session_reuse on;
+      proxy_ssl_verify on; proxy_ssl_trusted_certificate $work/cert.pem; proxy_ssl_name bench-upstream; proxy_ssl_server_name on; proxy_ssl_session_reuse on;
     }
   }
 }
@@ -101,6 +101,11 @@ run() { # name url [header]
   local name=$1 url=$2; shift 2
   echo "==> $name" >&2
   wrk -t1 -c"$conns" -d"${seconds}s" --latency "$@" "$url" > "$work/wrk.txt"
+  # A rate of error pages is not a result: stop and show what answered.
+  if grep -q "Non-2xx" "$work/wrk.txt" || ! grep -q "Requests/sec" "$work/wrk.txt"; then
+    cat "$work/wrk.txt" >&2; curl -sk -H "Authorization: Bearer $admin" "$url" | head -c 300 >&2; echo >&2
+    echo "$name: some responses were not 2xx; no numbers reported" >&2; exit 1
+  fi
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt"); p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
@@ -124,11 +129,18 @@ run "gateway at half peak" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$
 # A 100 MiB response: time and the gateway's peak RSS while it streams through.
 echo "==> 100 MiB download" >&2
 big=/api/v1/namespaces/default/configmaps/big
-direct_s=$(curl -s -o /dev/null --cacert "$work/cert.pem" -w '%{time_total}' "https://127.0.0.1:$up$big")
+big_get() { # url -> seconds; fails unless all 100 MiB arrived with a 200
+  local out
+  out=$(curl -s -o /dev/null --cacert "$work/cert.pem" -H "Authorization: Bearer $admin" -w '%{time_total} %{size_download} %{http_code}' "$1")
+  read -r secs size code <<< "$out"
+  [ "$code" = 200 ] && [ "$size" = $((100 << 20)) ] || { echo "100 MiB GET $1: status $code, $size bytes" >&2; exit 1; }
+  echo "$secs"
+}
+direct_s=$(big_get "https://127.0.0.1:$up$big")
 rss_before_big=$(awk '/VmRSS/ {print $2}' "/proc/$gwpid/status")
-gw_s=$(curl -s -o /dev/null -H "Authorization: Bearer $admin" -w '%{time_total}' "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$big")
+gw_s=$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$big")
 hwm_big=$(awk '/VmHWM/ {print $2}' "/proc/$gwpid/status")
-tunnel_s=$(curl -s -o /dev/null -H "Authorization: Bearer $admin" -w '%{time_total}' "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$big")
+tunnel_s=$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$big")
 
 # Idle watches: kube-sim as a second cluster, WATCHES concurrent watches held open through the gateway.
 echo "==> $watches idle watches through the gateway" >&2

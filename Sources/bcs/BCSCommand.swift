@@ -16,6 +16,6 @@ struct BCSCommand: AsyncParsableCommand {
             given with --config, in that order of precedence.
             """,
         version: BCSVersion.current,
-        subcommands: [ServeCommand.self, KubeSimCommand.self, KubeAgentCommand.self, K8sWatchCommand.self, VersionCommand.self]
+        subcommands: [ServeCommand.self, KubeSimCommand.self, KubeAgentCommand.self, K8sWatchCommand.self, VersionCommand.self, AgentFleetCommand.self]
     )
 }
