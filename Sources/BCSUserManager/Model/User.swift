@@ -66,7 +66,7 @@ enum BCSTime {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .current))
     }
 
-    /// Milliseconds since the epoch, the form stored in MongoDB (see Docs/compatibility-usermanager.md).
+    /// Milliseconds since the epoch, the form stored in MongoDB (see Docs/compatibility.md, "User-manager").
     static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
     static func date(millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
 }
