@@ -39,10 +39,17 @@ extension KubeProxy {
         var headers = HTTPFields()
         for field in response.head.headerFields where !Self.droppedResponseHeaders.contains(field.name.canonicalName) { headers.append(field) }
         let (audit, verb, status, clusterID, path) = (self.audit, request.method.rawValue, response.head.status.code, target.clusterID, target.subPath)
+        let streaming = Self.isStreaming(query: target.query)
+        if !streaming, let length = response.head.headerFields[.contentLength].flatMap(Int.init), length <= Self.bufferedResponseLimit {
+            // As in direct mode: a small answer of known size is written once, with its head.
+            let body = try await response.body.collect(upTo: Self.bufferedResponseLimit)
+            audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: body.readableBytes, started: started)
+            return Response(status: response.head.status, headers: headers, body: ResponseBody(byteBuffer: body))
+        }
         let body = audit.counting(response.body) { bytes in
             audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: bytes, started: started)
         }
-        let watcher = Self.isStreaming(query: target.query) ? context.channel : nil
+        let watcher = streaming ? context.channel : nil
         return Response(status: response.head.status, headers: headers, body: Self.responseBody(body, cancelOnDisconnectOf: watcher))
     }
 

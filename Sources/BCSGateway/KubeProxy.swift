@@ -104,14 +104,22 @@ struct KubeProxy: Sendable {
             }
             if address != upstream.addresses[0] { await cluster.markGood(address) }
             let (audit, verb, status, clusterID, path) = (self.audit, request.method.rawValue, Int(response.status.code), target.clusterID, target.subPath)
-            let lease = upstream.lease
-            let watcher = Self.isStreaming(query: target.query) ? context.channel : nil
-            return Self.relay(response, cancelOnDisconnectOf: watcher) { body in
-                audit.counting(body) { bytes in
-                    lease.release()
-                    audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: bytes, started: started)
-                }
+            let streaming = Self.isStreaming(query: target.query)
+            if !streaming, let length = response.headers.first(name: "content-length").flatMap(Int.init), length <= Self.bufferedResponseLimit {
+                // A small answer of known size goes out in one write with its head, instead of a
+                // head, a body part and an end, each a write and a wake-up of the connection's loop.
+                let body = try await response.body.collect(upTo: Self.bufferedResponseLimit)
+                upstream.lease.release()
+                audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: body.readableBytes, started: started)
+                return Response(status: .init(code: status), headers: Self.relayedHeaders(response.headers), body: ResponseBody(byteBuffer: body))
             }
+            let lease = upstream.lease
+            let watcher = streaming ? context.channel : nil
+            let body = audit.counting(response.body) { bytes in
+                lease.release()
+                audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: bytes, started: started)
+            }
+            return Response(status: .init(code: status), headers: Self.relayedHeaders(response.headers), body: Self.responseBody(body, cancelOnDisconnectOf: watcher))
         }
         audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath, status: 502, bytes: 0, started: started)
         throw KubeStatus.badGateway("cluster \(target.clusterID): no apiserver address could be reached (\(failures.joined(separator: "; ")))")
@@ -220,14 +228,16 @@ struct KubeProxy: Sendable {
         return name
     }
 
-    private static func relay<Body: AsyncSequence & Sendable>(
-        _ response: HTTPClientResponse, cancelOnDisconnectOf channel: (any Channel)?, wrap: (HTTPClientResponse.Body) -> Body
-    ) -> Response where Body.Element == ByteBuffer {
+    /// Responses of at most this many bytes with a known length are read whole, then answered in one write.
+    static let bufferedResponseLimit = 256 << 10
+
+    /// The upstream's response headers minus hop-by-hop ones.
+    static func relayedHeaders(_ upstream: HTTPHeaders) -> HTTPFields {
         var headers = HTTPFields()
-        for (name, value) in response.headers where !droppedResponseHeaders.contains(name.lowercased()) {
+        for (name, value) in upstream where !droppedResponseHeaders.contains(name.lowercased()) {
             if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
         }
-        return Response(status: .init(code: Int(response.status.code)), headers: headers, body: responseBody(wrap(response.body), cancelOnDisconnectOf: channel))
+        return headers
     }
 
     /// The body to answer with; a long-lived one (`channel` given) ends when that client connection closes.
