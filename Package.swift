@@ -117,6 +117,8 @@ let package = Package(
                 "BCSCore",
                 "BCSTunnel",
                 "BCSUserManager",
+                .product(name: "Crypto", package: "swift-crypto"),
+                "BCSMongo",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -5,6 +5,7 @@ import Foundation
 import BCSUserManager
 import Hummingbird
 import Logging
+import NIOSSL
 import ServiceLifecycle
 
 /// The gateway role: one front for every registered cluster's Kubernetes API.
@@ -27,6 +28,9 @@ public struct GatewayRole: RoleModule {
     let forwarder: RoleForwarder
     let kubeconfigs: KubeconfigController
     let extraServices: [BackgroundService]
+    /// With replicas: who holds which cluster's tunnel, and the links to the others.
+    let directory: TunnelDirectory?
+    let peers: PeerLinks?
 
     public static let settings: [SettingSpec] = [
         SettingSpec("gateway-probe-interval", default: "30", "Seconds between /readyz probes of every cluster's apiserver."),
@@ -38,6 +42,12 @@ public struct GatewayRole: RoleModule {
                     "The gateway's public base URL written into kubeconfigs (default: the scheme and Host of the request)."),
         SettingSpec("kubeconfig-ca-file", default: nil,
                     "PEM CA written into kubeconfigs (default: the gateway's --tls-cert)."),
+        SettingSpec("peer-secret", default: nil,
+                    "Secret shared by every gateway replica: with it, a request for a cluster whose agent tunnel another replica holds is forwarded there (BCS_PEER_SECRET)."),
+        SettingSpec("peer-url", default: nil,
+                    "Where the other gateway replicas reach this one (e.g. http://10.0.3.7:8080, the pod IP); needed to publish this replica's tunnels."),
+        SettingSpec("peer-ca-file", default: nil,
+                    "PEM CA that signed the other replicas' certificates, for https:// peer URLs (default: the system's roots)."),
         SettingSpec("impersonate", default: "false",
                     "Forward non-admin users with Impersonate-User/Impersonate-Group so each cluster's RBAC applies (the cluster's token must be allowed to impersonate)."),
     ]
@@ -87,7 +97,33 @@ public struct GatewayRole: RoleModule {
             caPEM = text
         }
         let health = tunnelHealth
-        let tunnels = TunnelPool { clusterID, live in health.changed(clusterID: clusterID, live: live) }
+        let changes = TunnelDirectory.Changes()
+        let tunnels = TunnelPool { clusterID, live in
+            health.changed(clusterID: clusterID, live: live)
+            changes.mark()
+        }
+        if let secret = context.settings.optionalString("peer-secret") {
+            guard secret.count >= 16 else { throw ConfigurationError("--peer-secret must be at least 16 characters") }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let caFile = context.settings.optionalString("peer-ca-file") {
+                do {
+                    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+                } catch {
+                    throw ConfigurationError("cannot read --peer-ca-file \(caFile): \(error)")
+                }
+            }
+            let peerURL = try url("peer-url")
+            if peerURL == nil {
+                context.logger.warning("--peer-secret without --peer-url: this replica forwards to others but its own tunnels are not published")
+            }
+            peers = try PeerLinks(secret: secret, tls: tls)
+            directory = TunnelDirectory(database: context.database, peerURL: peerURL, changes: changes, logger: context.logger) {
+                tunnels.clusterIDs.filter { tunnels.session(for: $0) != nil }
+            }
+        } else {
+            peers = nil
+            directory = nil
+        }
         let acceptor = TunnelAcceptor(pool: tunnels, verifier: RegisterTokenCheck(access: access), logger: context.logger)
         self.tunnels = tunnels
         self.tunnelAcceptor = acceptor
@@ -104,8 +140,12 @@ public struct GatewayRole: RoleModule {
     }
 
     public func addRoutes(to router: Router<BCSRequestContext>) {
-        KubeProxy(registry: registry, tunnels: tunnels, tunnelHealth: tunnelHealth, access: access, audit: audit, impersonate: impersonate)
+        KubeProxy(registry: registry, tunnels: tunnels, tunnelHealth: tunnelHealth, access: access, audit: audit, impersonate: impersonate,
+                  directory: directory, peers: peers)
             .addRoutes(to: router)
+        if let directory, let peers {
+            ReplicaController(directory: directory, peers: peers, access: access).addRoutes(to: router)
+        }
         ClusterStatusController(registry: registry, tunnels: tunnels, tunnelHealth: tunnelHealth, access: access).addRoutes(to: router)
         // With a co-hosted user-manager, BCS's connect path arrives here after the prefix rewrite;
         // otherwise `RoleForwarder` hands it over (see `init`).
@@ -114,11 +154,19 @@ public struct GatewayRole: RoleModule {
         forwarder.addRoutes(to: router)
     }
 
+    public var readinessNote: (@Sendable () -> String)? {
+        guard let directory, let peers else { return nil }
+        return { ReplicaView(directory: directory, peers: peers).line }
+    }
+
     public var backgroundServices: [BackgroundService] {
         let (registry, access, feed, logger, interval, audit) = (self.registry, self.access, self.feed, self.logger, self.probeInterval, self.audit)
+        let replication = directory.map { directory in
+            [BackgroundService(name: "gateway-tunnel-directory", role: Role.gateway.rawValue) { TunnelDirectory.Publisher(directory: directory) }]
+        } ?? []
         return [
             BackgroundService(name: "gateway-audit-writer", role: Role.gateway.rawValue) { AuditWriter(audit: audit) },
-        ] + extraServices + [
+        ] + replication + extraServices + [
             BackgroundService(name: "gateway-cluster-registry", role: Role.gateway.rawValue) {
                 ClusterRegistryFeeder(registry: registry, access: access, feed: feed, logger: logger)
             },

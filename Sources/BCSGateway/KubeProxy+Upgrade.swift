@@ -40,11 +40,7 @@ extension KubeProxy {
             case .refused(let answer, let body):
                 audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath,
                              status: Int(answer.status.code), bytes: body.readableBytes, started: started)
-                var headers = HTTPFields()
-                for (name, value) in answer.headers where !Self.droppedResponseHeaders.contains(name.lowercased()) && name.lowercased() != "content-length" {
-                    if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
-                }
-                return Response(status: .init(code: Int(answer.status.code)), headers: headers, body: .init(byteBuffer: body))
+                return Self.refusedUpgradeResponse(answer, body: body)
             case .switched(let answer, let upstreamChannel):
                 return try await splice(front: front, upstream: upstreamChannel, answer: answer, request: request, target: target, caller: caller, started: started)
             }
@@ -53,7 +49,16 @@ extension KubeProxy {
         throw KubeStatus.badGateway("cluster \(target.clusterID): no apiserver address could be reached (\(failures.joined(separator: "; ")))")
     }
 
-    private func splice(
+    /// A non-101 answer to an upgrade, relayed as it came (kubectl falls back from WebSocket to SPDY on it).
+    static func refusedUpgradeResponse(_ answer: HTTPResponseHead, body: ByteBuffer) -> Response {
+        var headers = HTTPFields()
+        for (name, value) in answer.headers where !droppedResponseHeaders.contains(name.lowercased()) && name.lowercased() != "content-length" {
+            if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
+        }
+        return Response(status: .init(code: Int(answer.status.code)), headers: headers, body: .init(byteBuffer: body))
+    }
+
+    func splice(
         front: any Channel, upstream: any Channel, answer: HTTPResponseHead, request: Request, target: Target, caller: Caller,
         started: ContinuousClock.Instant
     ) async throws -> Response {

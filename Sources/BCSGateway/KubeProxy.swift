@@ -24,11 +24,15 @@ struct KubeProxy: Sendable {
     let decisions = DecisionCache()
     /// Forward non-admin users with `Impersonate-User`/`Impersonate-Group` so the cluster's RBAC applies.
     let impersonate: Bool
+    /// Where other replicas' tunnels are (nil: a single gateway, or replication not configured).
+    let directory: TunnelDirectory?
+    /// The links to other replicas and their shared secret (nil: not configured).
+    let peers: PeerLinks?
 
     /// Hop-by-hop headers (RFC 9110 §7.6.1) and the caller's credentials never travel upstream.
     static let droppedRequestHeaders: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host", "authorization",
-        "proxy-authorization", "impersonate-user", "impersonate-group", "impersonate-uid",
+        "proxy-authorization", "impersonate-user", "impersonate-group", "impersonate-uid", PeerLinks.secretHeader, PeerLinks.fromHeader,
     ]
     static let droppedResponseHeaders: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]
     /// The group every impersonated BCS user is forwarded with (besides `system:authenticated`).
@@ -63,12 +67,20 @@ struct KubeProxy: Sendable {
         let started = ContinuousClock.now
         let target = try Self.target(of: request, context: context, prefix: prefix)
         let upgrade = Self.isUpgrade(request.headers)
+        let fromPeer = try checkPeer(request)
         let caller = try await authorize(request, target: target, action: Self.permissionAction(request.method, subPath: target.subPath, upgrade: upgrade), started: started)
         // A live agent tunnel wins: the agent reaches its apiserver when the gateway cannot.
         if let session = tunnels.session(for: target.clusterID) {
             return try await proxyThroughTunnel(request, context: context, target: target, caller: caller, session: session, upgrade: upgrade, started: started)
         }
+        // Another replica's tunnel wins too; a request a peer forwarded is never forwarded again.
+        if !fromPeer, let directory, let owner = await directory.owner(of: target.clusterID) {
+            return try await proxyToPeer(request, context: context, target: target, caller: caller, owner: owner, upgrade: upgrade, started: started)
+        }
         guard let cluster = await registry.actor(for: target.clusterID) else {
+            if fromPeer {
+                throw KubeStatus.unavailable("cluster \(target.clusterID): its agent tunnel is no longer on this gateway replica; retry")
+            }
             if tunnelHealth.hadTunnel(target.clusterID) {
                 throw KubeStatus.unavailable("cluster \(target.clusterID): its agent tunnel is down and it reported no direct credentials")
             }
@@ -103,23 +115,7 @@ struct KubeProxy: Sendable {
                 continue
             }
             if address != upstream.addresses[0] { await cluster.markGood(address) }
-            let (audit, verb, status, clusterID, path) = (self.audit, request.method.rawValue, Int(response.status.code), target.clusterID, target.subPath)
-            let streaming = Self.isStreaming(query: target.query)
-            if !streaming, let length = response.headers.first(name: "content-length").flatMap(Int.init), length <= Self.bufferedResponseLimit {
-                // A small answer of known size goes out in one write with its head, instead of a
-                // head, a body part and an end, each a write and a wake-up of the connection's loop.
-                let body = try await response.body.collect(upTo: Self.bufferedResponseLimit)
-                upstream.lease.release()
-                audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: body.readableBytes, started: started)
-                return Response(status: .init(code: status), headers: Self.relayedHeaders(response.headers), body: ResponseBody(byteBuffer: body))
-            }
-            let lease = upstream.lease
-            let watcher = streaming ? context.channel : nil
-            let body = audit.counting(response.body) { bytes in
-                lease.release()
-                audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: bytes, started: started)
-            }
-            return Response(status: .init(code: status), headers: Self.relayedHeaders(response.headers), body: Self.responseBody(body, cancelOnDisconnectOf: watcher))
+            return try await relay(response, lease: upstream.lease, request: request, context: context, target: target, caller: caller, started: started)
         }
         audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath, status: 502, bytes: 0, started: started)
         throw KubeStatus.badGateway("cluster \(target.clusterID): no apiserver address could be reached (\(failures.joined(separator: "; ")))")
@@ -226,6 +222,30 @@ struct KubeProxy: Sendable {
         var name = user
         name.replaceSubrange(colon...colon, with: ".")
         return name
+    }
+
+    /// Answers with an upstream's response (an apiserver's, or a peer replica's): small answers of
+    /// known length whole, others streamed, watches ended when their client goes away.
+    func relay(
+        _ response: HTTPClientResponse, lease: UpstreamLease, request: Request, context: BCSRequestContext, target: Target, caller: Caller,
+        started: ContinuousClock.Instant
+    ) async throws -> Response {
+        let (audit, verb, status, clusterID, path) = (self.audit, request.method.rawValue, Int(response.status.code), target.clusterID, target.subPath)
+        let streaming = Self.isStreaming(query: target.query)
+        if !streaming, let length = response.headers.first(name: "content-length").flatMap(Int.init), length <= Self.bufferedResponseLimit {
+            // A small answer of known size goes out in one write with its head, instead of a
+            // head, a body part and an end, each a write and a wake-up of the connection's loop.
+            let body = try await response.body.collect(upTo: Self.bufferedResponseLimit)
+            lease.release()
+            audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: body.readableBytes, started: started)
+            return Response(status: .init(code: status), headers: Self.relayedHeaders(response.headers), body: ResponseBody(byteBuffer: body))
+        }
+        let watcher = streaming ? context.channel : nil
+        let body = audit.counting(response.body) { bytes in
+            lease.release()
+            audit.record(user: caller.user, cluster: clusterID, verb: verb, path: path, status: status, bytes: bytes, started: started)
+        }
+        return Response(status: .init(code: status), headers: Self.relayedHeaders(response.headers), body: Self.responseBody(body, cancelOnDisconnectOf: watcher))
     }
 
     /// Responses of at most this many bytes with a known length are read whole, then answered in one write.

@@ -118,3 +118,26 @@ final class UpstreamLease: Sendable {
 
     deinit { release() }
 }
+
+extension UpstreamClientPool {
+    /// A pool used from any thread (the peer links), its state behind a lock.
+    final class Shared: Sendable {
+        private let pool: Mutex<UpstreamClientPool>
+
+        init(tls: TLSConfiguration) {
+            pool = Mutex(UpstreamClientPool(tls: tls))
+        }
+
+        func lease() throws -> UpstreamLease {
+            try pool.withLock { pool in
+                pool.trim()
+                return try pool.lease()
+            }
+        }
+
+        func shutdown() async {
+            let clients = pool.withLock { $0.detachClients() }
+            for client in clients { try? await client.shutdown() }
+        }
+    }
+}

@@ -22,9 +22,10 @@ struct UpstreamUpgrade {
 
     /// Connects to `address` (an `https://host:port` URL), sends `head` and waits for the response head.
     static func open(
-        address: String, tls: NIOSSLContext, head: HTTPRequestHead, eventLoop: any EventLoop, connectTimeout: TimeAmount = .seconds(2)
+        address: String, tls: NIOSSLContext?, head: HTTPRequestHead, eventLoop: any EventLoop, connectTimeout: TimeAmount = .seconds(2)
     ) async throws -> Outcome {
         guard let url = URLParts(address) else { throw UpstreamUpgradeError("\(address) is not an https://host:port address") }
+        guard url.secure == (tls != nil) else { throw UpstreamUpgradeError("\(address): TLS \(url.secure ? "required" : "not expected") for this address") }
         var head = head
         head.headers.replaceOrAdd(name: "Host", value: url.hostHeader)
         let sendHead = head
@@ -34,8 +35,10 @@ struct UpstreamUpgrade {
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let sni = url.isIPAddress ? nil : url.host
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: sni))
+                    if let tls {
+                        let sni = url.isIPAddress ? nil : url.host
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: sni))
+                    }
                     try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
                     try channel.pipeline.syncOperations.addHandler(UpgradeAnswerSniffer(result: result))
                 }
@@ -67,26 +70,32 @@ struct URLParts {
     let host: String
     let port: Int
     let hostHeader: String
+    /// `https` (the apiserver, a peer over TLS) rather than `http` (a peer on a trusted network).
+    let secure: Bool
 
     init?(_ address: String) {
         guard let components = URLComponentsLite(address) else { return nil }
         host = components.host
-        port = components.port ?? 443
+        secure = components.secure
+        port = components.port ?? (components.secure ? 443 : 80)
         hostHeader = components.port.map { "\(components.hostForHeader):\($0)" } ?? components.hostForHeader
     }
 
     var isIPAddress: Bool { (try? SocketAddress(ipAddress: host, port: 0)) != nil }
 }
 
-/// Just enough URL parsing for `https://host[:port][/]`, with IPv6 literals in brackets.
+/// Just enough URL parsing for `https://host[:port][/]` (or `http://`), with IPv6 literals in brackets.
 struct URLComponentsLite {
     let host: String
     let hostForHeader: String
     let port: Int?
+    let secure: Bool
 
     init?(_ address: String) {
-        guard address.lowercased().hasPrefix("https://") else { return nil }
-        var rest = address.dropFirst("https://".count)
+        let lower = address.lowercased()
+        guard lower.hasPrefix("https://") || lower.hasPrefix("http://") else { return nil }
+        secure = lower.hasPrefix("https://")
+        var rest = address.dropFirst(secure ? "https://".count : "http://".count)
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         if rest.hasPrefix("[") {
             guard let close = rest.firstIndex(of: "]") else { return nil }

@@ -4,14 +4,16 @@ import Hummingbird
 /// `/healthz`, `/readyz` and `/metrics`, served by every `bcs serve` process whatever its roles.
 struct HealthController<Context: RequestContext> {
     let readiness: MongoReadiness
+    /// The roles' own lines, after `ok`.
+    var notes: [@Sendable () -> String] = []
 
     func addRoutes(to router: Router<Context>) {
         router.get("/healthz") { _, _ in
             Self.text("ok\n", status: .ok)
         }
-        router.get("/readyz") { _, _ in
+        router.get("/readyz") { [notes] _, _ in
             switch readiness.status {
-            case .ready: return Self.text("ok\n", status: .ok)
+            case .ready: return Self.text((["ok"] + notes.map { $0() }).joined(separator: "\n") + "\n", status: .ok)
             case .starting: return Self.text("not ready: mongodb: no ping answered yet\n", status: .serviceUnavailable)
             case .notReady(let reason): return Self.text("not ready: \(reason)\n", status: .serviceUnavailable)
             }

@@ -53,7 +53,7 @@ public struct ServeProcess: Sendable {
             MetricsMiddleware()
             RequestLogMiddleware(.debug)
         }
-        HealthController<BCSRequestContext>(readiness: readiness).addRoutes(to: router)
+        HealthController<BCSRequestContext>(readiness: readiness, notes: modules.compactMap(\.readinessNote)).addRoutes(to: router)
         for module in modules { module.addRoutes(to: router) }
         extraRoutes?(router)
         return router

@@ -27,26 +27,68 @@ struct RetentionReport: Sendable, Equatable {
 /// without rebuilding an index). By cap: for each cluster over `maxPerCluster`, documents older than
 /// the cap-th newest are deleted (documents sharing that exact second are kept, so a cluster may
 /// keep a few more than the cap). A database outage skips a pass rather than failing the service.
+///
+/// With several storage replicas, one pass runs per period across all of them: a replica runs its
+/// pass only if it takes the `storage-retention` lease, held for a little less than one period, so
+/// the first replica to wake after the lease lapses runs it and the others skip. Each pass is
+/// recorded in `bcs_job_runs` (which replica, when), for operators and tests.
 struct RetentionJob: Service {
     let policies: [RetentionPolicy]
     let interval: Duration
+    let lease: MongoLease?
+    let runs: MongoCollection?
     let logger: Logger
+
+    /// Where passes are recorded.
+    static let runsCollection = "bcs_job_runs"
+
+    init(policies: [RetentionPolicy], interval: Duration, lease: MongoLease? = nil, runs: MongoCollection? = nil, logger: Logger) {
+        self.policies = policies
+        self.interval = interval
+        self.lease = lease
+        self.runs = runs
+        self.logger = logger
+    }
 
     func run() async throws {
         while !Task.isShuttingDownGracefully {
-            for policy in policies {
-                do {
-                    let report = try await Self.pass(policy)
-                    if report != RetentionReport() {
-                        logger.info("retention pass", metadata: [
-                            "collection": "\(policy.collection.name)", "expired": "\(report.expired)", "over_cap": "\(report.overCap)",
-                        ])
-                    }
-                } catch let error as MongoError where error.isTransient {
-                    logger.warning("retention pass skipped: database unavailable", metadata: ["collection": "\(policy.collection.name)", "error": "\(error)"])
-                }
-            }
+            if await takeTurn() { await runPass() }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// Whether this replica runs this period's pass.
+    private func takeTurn() async -> Bool {
+        guard let lease else { return true }
+        do {
+            // A little under one period, so the next period's first waker finds it lapsed.
+            return try await lease.acquire(for: interval * 0.9)
+        } catch {
+            logger.warning("retention: cannot take the lease; skipping this period", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    private func runPass() async {
+        let nowMillis = Int64(Date().timeIntervalSince1970 * 1000)
+        _ = try? await runs?.insertOne([
+            "job": "storage-retention", "holder": .string(lease?.holder ?? ProcessIdentity.current), "at": .int64(nowMillis),
+        ])
+        // The record of runs keeps a week.
+        _ = try? await runs?.deleteMany(["job": "storage-retention", "at": ["$lt": .int64(nowMillis - 7 * 86_400_000)]])
+        for policy in policies {
+            do {
+                let report = try await Self.pass(policy)
+                if report != RetentionReport() {
+                    logger.info("retention pass", metadata: [
+                        "collection": "\(policy.collection.name)", "expired": "\(report.expired)", "over_cap": "\(report.overCap)",
+                    ])
+                }
+            } catch let error as MongoError where error.isTransient {
+                logger.warning("retention pass skipped: database unavailable", metadata: ["collection": "\(policy.collection.name)", "error": "\(error)"])
+            } catch {
+                logger.error("retention pass failed", metadata: ["collection": "\(policy.collection.name)", "error": "\(error)"])
+            }
         }
     }
 

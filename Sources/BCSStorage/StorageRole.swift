@@ -23,6 +23,7 @@ public struct StorageRole: RoleModule {
     let eventRetention: (days: Int, cap: Int)
     let alarmRetention: (days: Int, cap: Int)
     let retentionInterval: Duration
+    let database: MongoDatabase
     let logger: Logger
 
     public init(context: RoleContext) throws {
@@ -31,6 +32,7 @@ public struct StorageRole: RoleModule {
             guard let v = Int(raw), v > 0 else { throw ConfigurationError("--\(key) must be a positive integer, not \"\(raw)\"") }
             return v
         }
+        database = context.database
         events = MongoEventStore(collection: context.database.collection(MongoEventStore.collectionName))
         resources = MongoDynamicResourceStore(collection: context.database.collection(MongoDynamicResourceStore.collectionName))
         alarms = MongoAlarmStore(collection: context.database.collection(MongoAlarmStore.collectionName))
@@ -60,10 +62,13 @@ public struct StorageRole: RoleModule {
             RetentionPolicy(collection: events.collection, timeField: "eventTime", maxDays: eventRetention.days, maxPerCluster: eventRetention.cap),
             RetentionPolicy(collection: alarms.collection, timeField: "receivedTime", maxDays: alarmRetention.days, maxPerCluster: alarmRetention.cap),
         ]
-        let (logger, interval) = (self.logger, retentionInterval)
+        let (logger, interval, database) = (self.logger, retentionInterval, self.database)
         return [
             BackgroundService(name: "storage-indexes", role: Role.storage.rawValue) { StorageIndexBootstrap(collections: indexes, logger: logger) },
-            BackgroundService(name: "storage-retention", role: Role.storage.rawValue) { RetentionJob(policies: policies, interval: interval, logger: logger) },
+            BackgroundService(name: "storage-retention", role: Role.storage.rawValue) { 
+                RetentionJob(policies: policies, interval: interval, lease: MongoLease(database: database, name: "storage-retention"),
+                             runs: database.collection(RetentionJob.runsCollection), logger: logger)
+            },
         ]
     }
 }

@@ -109,6 +109,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("impersonate"), help: ArgumentHelp("gateway: forward non-admin users with Impersonate-User/Group so each cluster's RBAC applies. [env: BCS_IMPERSONATE] (default: false)", valueName: "bool"))
     var impersonate: String?
 
+    @Option(name: .customLong("peer-secret"), help: ArgumentHelp("gateway replicas: secret shared by every replica; requests for a cluster whose agent tunnel another replica holds are forwarded there. Prefer BCS_PEER_SECRET. [env: BCS_PEER_SECRET]", valueName: "secret"))
+    var peerSecret: String?
+
+    @Option(name: .customLong("peer-url"), help: ArgumentHelp("gateway replicas: where the other replicas reach this one (e.g. http://<pod IP>:8080); publishes this replica's tunnels. [env: BCS_PEER_URL]", valueName: "url"))
+    var peerURL: String?
+
+    @Option(name: .customLong("peer-ca-file"), help: ArgumentHelp("gateway replicas: PEM CA of the other replicas' certificates for https:// peer URLs (default: system roots). [env: BCS_PEER_CA_FILE]", valueName: "file"))
+    var peerCAFile: String?
+
     @Option(help: ArgumentHelp("YAML file of settings (keys as the flag names). [env: BCS_CONFIG]", valueName: "file"))
     var config: String?
 
@@ -124,6 +133,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("bootstrap-admin", bootstrapAdmin), ("credential-poll-interval", credentialPollInterval),
             ("gateway-probe-interval", gatewayProbeInterval), ("usermanager-url", usermanagerURL), ("storage-url", storageURL),
             ("kubeconfig-server", kubeconfigServer), ("kubeconfig-ca-file", kubeconfigCAFile), ("impersonate", impersonate),
+            ("peer-secret", peerSecret), ("peer-url", peerURL), ("peer-ca-file", peerCAFile),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

@@ -58,4 +58,10 @@ public protocol RoleModule: Sendable {
     var role: Role { get }
     func addRoutes(to router: Router<BCSRequestContext>)
     var backgroundServices: [BackgroundService] { get }
+    /// A line `/readyz` adds about this role's view (a gateway replica's tunnels and peers), if any.
+    var readinessNote: (@Sendable () -> String)? { get }
+}
+
+extension RoleModule {
+    public var readinessNote: (@Sendable () -> String)? { nil }
 }
