@@ -286,6 +286,9 @@ def merge(base, override):
 
 
 def parse_set_value(text):
+    if text.startswith("{") and text.endswith("}"):  # Helm's list syntax: key={a,b}
+        inner = text[1:-1]
+        return [parse_set_value(item) for item in inner.split(",")] if inner else []
     if text in ("true", "false"):
         return text == "true"
     if text == "null":
@@ -296,7 +299,16 @@ def parse_set_value(text):
 
 
 def apply_set(values, assignment):
-    for pair in re.split(r"(?<!\\),", assignment):
+    pairs, depth, current = [], 0, ""
+    for char in assignment:  # commas separate pairs, except inside {…} or after \\
+        if char == "," and depth == 0 and not current.endswith("\\"):
+            pairs.append(current)
+            current = ""
+            continue
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        current += char
+    pairs.append(current)
+    for pair in pairs:
         pair = pair.replace("\\,", ",")
         if "=" not in pair:
             raise TemplateError(f"--set {pair!r}: expected key=value")
