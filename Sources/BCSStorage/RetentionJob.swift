@@ -29,9 +29,8 @@ struct RetentionReport: Sendable, Equatable {
 /// keep a few more than the cap). A database outage skips a pass rather than failing the service.
 ///
 /// With several storage replicas, one pass runs per period across all of them: a replica runs its
-/// pass only if it takes the `storage-retention` lease, held for a little less than one period, so
-/// the first replica to wake after the lease lapses runs it and the others skip. Each pass is
-/// recorded in `bcs_job_runs` (which replica, when), for operators and tests.
+/// pass only if it holds the `storage-retention` lease (`MongoLease`), and the others skip. Each pass
+/// is recorded in `bcs_job_runs` (which replica, when), for operators and tests.
 struct RetentionJob: Service {
     let policies: [RetentionPolicy]
     let interval: Duration
@@ -61,8 +60,10 @@ struct RetentionJob: Service {
     private func takeTurn() async -> Bool {
         guard let lease else { return true }
         do {
-            // A little under one period, so the next period's first waker finds it lapsed.
-            return try await lease.acquire(for: interval * 0.9)
+            // Longer than one period: the holder renews it at its next pass before anyone else can
+            // take it, so one replica runs every pass while it lives; if it dies, another takes
+            // over within half a period of the pass it missed.
+            return try await lease.acquire(for: interval * 1.5)
         } catch {
             logger.warning("retention: cannot take the lease; skipping this period", metadata: ["error": "\(error)"])
             return false

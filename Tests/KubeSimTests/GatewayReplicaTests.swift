@@ -52,14 +52,16 @@ struct GatewayReplicaTests {
 
         init(sim: KubeSimHarness, count: Int = 3) async throws {
             self.sim = sim
-            cert = sim.directory + "/replica-cert.pem"
+            let cert = sim.directory + "/replica-cert.pem"
+            self.cert = cert
             let key = sim.directory + "/replica-key.pem"
             let openssl = try await ChildProcess.run("/usr/bin/openssl", [
                 "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
                 "-subj", "/CN=bcs-gateway", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
             ])
             #expect(openssl.status == 0, "\(openssl.stderr)")
-            database = TestEnvironment.uniqueName("replicas")
+            let database = TestEnvironment.uniqueName("replicas")
+            self.database = database
             let ports = try (0..<count).map { _ in try freePort() }
             self.ports = ports
             processes = try ports.map { port in
@@ -169,6 +171,11 @@ struct GatewayReplicaTests {
         #expect(exec.status == 0 && exec.stdout.contains("through-a-peer"), "\(exec.stdout) \(exec.stderr)")
         let forwarded = try await replicas.curl(viaPeer, "GET", "/gateway/v1/replica")
         #expect(((forwarded.json["data"] as? [String: Any])?["forwarded_to_peers"] as? Int ?? 0) >= 3, "\(forwarded.body)")
+        // A request claiming to come from a peer without the secret is refused, not served or forwarded.
+        let forged = try await ChildProcess.run("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", replicas.cert,
+                                                                  "-H", "Authorization: Bearer \(Self.admin)", "-H", "BCS-Peer-Secret: not-the-secret",
+                                                                  replicas.base(viaPeer) + "/tunnels/clusters/\(Self.clusterID)/api"])
+        #expect(forged.stdout == "403", "\(forged.stdout) \(forged.stderr)")
         let ready = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--cacert", replicas.cert, replicas.base(owner) + "/readyz"])
         #expect(ready.stdout.contains("1 tunnel clusters owned, 2 peers"), "\(ready.stdout)")
 
@@ -202,10 +209,11 @@ struct GatewayReplicaTests {
         #expect(revoked.json["code"] as? Int == 0, "\(revoked.body)")
         let revokedAt = ContinuousClock.now
         for index in replicas.ports.indices {
-            #expect(try await KubeSimHarness.eventually(timeout: .seconds(5)) {
-                try await replicas.kubectl(index, ["get", "ns"], token: viewer, timeout: .seconds(5)).stderr.contains("Forbidden") ||
-                    (try await replicas.kubectl(index, ["get", "ns"], token: viewer, timeout: .seconds(5)).status ?? 0) != 0
-            }, "replica \(index) still allows the viewer")
+            let refused = try await KubeSimHarness.eventually(timeout: .seconds(5)) {
+                let attempt = try await replicas.kubectl(index, ["get", "ns"], token: viewer, timeout: .seconds(5))
+                return attempt.status != 0 && attempt.stderr.contains("Forbidden")
+            }
+            #expect(refused, "replica \(index) still allows the viewer")
         }
         #expect(ContinuousClock.now - revokedAt < .seconds(6))
 
@@ -219,5 +227,10 @@ struct GatewayReplicaTests {
         await client.shutdown()
         #expect((3...7).contains(during), "\(during) retention passes in 10 s with a 2 s period across 3 replicas")
         #expect(holders.count == 1, "one replica holds the lease while it lives: \(holders)")
+        // Every replica says so on /readyz: its own view of tunnels and peers.
+        for index in replicas.ports.indices {
+            let ready = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--cacert", replicas.cert, replicas.base(index) + "/readyz"])
+            #expect(ready.stdout.contains(", 2 peers,"), "\(ready.stdout)")
+        }
     }
 }

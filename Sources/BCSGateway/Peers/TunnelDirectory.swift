@@ -27,6 +27,9 @@ final class TunnelDirectory: Sendable {
     let logger: Logger
 
     static let collectionName = "bcs_tunnel_owners"
+    /// Every replica's heartbeat (`_id` = replica, `peer_url`, `expires`), so each knows its peers.
+    static let replicasCollectionName = "bcs_gateway_replicas"
+    let replicas: MongoCollection
     static let renewEvery: Duration = .seconds(5)
     static let leaseFor: Duration = .seconds(15)
     static let lookupCacheFor: Duration = .seconds(1)
@@ -59,6 +62,7 @@ final class TunnelDirectory: Sendable {
          localClusters: @escaping @Sendable () -> [String]) {
         self.changes = changes
         self.collection = database.collection(Self.collectionName)
+        self.replicas = database.collection(Self.replicasCollectionName)
         self.replica = replica
         self.peerURL = peerURL
         self.logger = logger
@@ -96,7 +100,7 @@ final class TunnelDirectory: Sendable {
         _ = cache.withLock { $0.removeValue(forKey: clusterID) }
     }
 
-    /// Number of other replicas with live records at the last reconcile.
+    /// Number of other replicas alive (a heartbeat within `leaseFor`) at the last reconcile.
     var peerCount: Int { peersSeen.withLock { $0.count } }
 
     /// Writes this replica's records to match its live sessions: renew or create what it holds, delete the rest.
@@ -127,9 +131,13 @@ final class TunnelDirectory: Sendable {
                 }
             }
         }
-        let live = try await collection.find(["replica": ["$ne": .string(replica)], "expires": ["$gt": .int64(nowMillis)]],
-                                             options: FindOptions(projection: ["replica": 1]))
-        let peers = Set(live.compactMap { $0["replica"]?.stringValue })
+        if let peerURL {
+            _ = try await replicas.updateOne(filter: ["_id": .string(replica)],
+                                             update: ["$set": ["peer_url": .string(peerURL), "expires": .int64(expires)]], upsert: true)
+        }
+        _ = try await replicas.deleteMany(["expires": ["$lt": .int64(nowMillis - 3_600_000)]])
+        let live = try await replicas.find(["_id": ["$ne": .string(replica)], "expires": ["$gt": .int64(nowMillis)]])
+        let peers = Set(live.compactMap { $0["_id"]?.stringValue })
         peersSeen.withLock { $0 = peers }
         peersGauge.record(peers.count)
     }
@@ -137,6 +145,7 @@ final class TunnelDirectory: Sendable {
     /// Removes this replica's records (graceful shutdown: peers stop forwarding here at once).
     func withdrawAll() async {
         _ = try? await collection.deleteMany(["replica": .string(replica)])
+        _ = try? await replicas.deleteOne(["_id": .string(replica)])
     }
 
     static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
