@@ -112,10 +112,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("peer-secret"), help: ArgumentHelp("gateway replicas: secret shared by every replica; requests for a cluster whose agent tunnel another replica holds are forwarded there. Prefer BCS_PEER_SECRET. [env: BCS_PEER_SECRET]", valueName: "secret"))
     var peerSecret: String?
 
-    @Option(name: .customLong("peer-url"), help: ArgumentHelp("gateway replicas: where the other replicas reach this one (e.g. http://<pod IP>:8080); publishes this replica's tunnels. [env: BCS_PEER_URL]", valueName: "url"))
+    @Option(name: .customLong("peer-url"), help: ArgumentHelp("gateway replicas: where the other replicas reach this one, e.g. https://$(POD_IP):8443 with POD_IP from the pod's status.podIP; publishes this replica's tunnels. [env: BCS_PEER_URL]", valueName: "url"))
     var peerURL: String?
 
-    @Option(name: .customLong("peer-ca-file"), help: ArgumentHelp("gateway replicas: PEM CA of the other replicas' certificates for https:// peer URLs (default: system roots). [env: BCS_PEER_CA_FILE]", valueName: "file"))
+    @Option(name: .customLong("peer-ca-file"), help: ArgumentHelp("gateway replicas: PEM CA of the other replicas' certificates for https:// peer URLs (default: system roots); peers are dialled by IP, so with this CA the certificate's names are not checked. [env: BCS_PEER_CA_FILE]", valueName: "file"))
     var peerCAFile: String?
 
     @Option(help: ArgumentHelp("YAML file of settings (keys as the flag names). [env: BCS_CONFIG]", valueName: "file"))
