@@ -149,6 +149,14 @@ actor ClusterActor {
         record(.unreachable, failures.isEmpty ? "no apiserver address reported" : failures.joined(separator: "; "))
     }
 
+    /// Takes another replica's probe result as this gateway's view (replicas share one prober).
+    func adopt(state: ClusterHealth, reason: String, probedAt: Date, preferredAddress: String) {
+        guard lastProbe.map({ probedAt > $0 }) ?? true else { return }
+        lastProbe = probedAt
+        if !preferredAddress.isEmpty { markGood(preferredAddress) }
+        record(state, reason)
+    }
+
     private func record(_ state: ClusterHealth, _ reason: String) {
         health = state
         healthReason = reason

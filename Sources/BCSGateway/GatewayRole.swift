@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BCSCore
+import BCSMongo
 import BCSTunnel
 import Foundation
 import BCSUserManager
@@ -31,6 +32,7 @@ public struct GatewayRole: RoleModule {
     /// With replicas: who holds which cluster's tunnel, and the links to the others.
     let directory: TunnelDirectory?
     let peers: PeerLinks?
+    let database: MongoDatabase
 
     public static let settings: [SettingSpec] = [
         SettingSpec("gateway-probe-interval", default: "30", "Seconds between /readyz probes of every cluster's apiserver."),
@@ -139,6 +141,7 @@ public struct GatewayRole: RoleModule {
         self.kubeconfigs = kubeconfigs
         self.forwarder = forwarder
         self.probeInterval = .milliseconds(Int64(seconds * 1000))
+        self.database = context.database
         self.logger = context.logger
     }
 
@@ -164,6 +167,7 @@ public struct GatewayRole: RoleModule {
 
     public var backgroundServices: [BackgroundService] {
         let (registry, access, feed, logger, interval, audit) = (self.registry, self.access, self.feed, self.logger, self.probeInterval, self.audit)
+        let sharedProbes = ClusterHealthProber.Shared(database: database)
         let replication = directory.map { directory in
             [BackgroundService(name: "gateway-tunnel-directory", role: Role.gateway.rawValue) { TunnelDirectory.Publisher(directory: directory) }]
         } ?? []
@@ -174,30 +178,9 @@ public struct GatewayRole: RoleModule {
                 ClusterRegistryFeeder(registry: registry, access: access, feed: feed, logger: logger)
             },
             BackgroundService(name: "gateway-health-probes", role: Role.gateway.rawValue) {
-                ClusterHealthProber(registry: registry, interval: interval)
+                ClusterHealthProber(registry: registry, interval: interval, shared: sharedProbes, logger: logger)
             },
         ]
-    }
-}
-
-/// Probes every cluster's apiserver on an interval, at most 16 at a time.
-struct ClusterHealthProber: Service {
-    let registry: ClusterRegistry
-    let interval: Duration
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            let actors = await registry.all
-            await withTaskGroup(of: Void.self) { group in
-                var running = 0
-                for actor in actors {
-                    if running == 16 { await group.next(); running -= 1 }
-                    group.addTask { await actor.probe() }
-                    running += 1
-                }
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
     }
 }
 

@@ -68,7 +68,7 @@ struct GatewayReplicaTests {
                 try ChildProcess(try TestEnvironment.bcsBinary(), [
                     "serve", "--listen", "127.0.0.1:\(port)", "--mongodb-uri", try TestEnvironment.mongoURI(), "--database", database,
                     "--tls-cert", cert, "--tls-key", key, "--bootstrap-admin", "admin:\(GatewayReplicaTests.admin)",
-                    "--peer-url", "https://127.0.0.1:\(port)", "--peer-ca-file", cert, "--retention-interval", "2",
+                    "--peer-url", "https://127.0.0.1:\(port)", "--peer-ca-file", cert, "--retention-interval", "2", "--gateway-probe-interval", "1",
                 ], environment: ["BCS_SECRET_KEY": "replica-e2e-secret-0123456789abcdef0123456789", "BCS_PEER_SECRET": GatewayReplicaTests.peerSecret])
             }
             balancerPort = try freePort()
@@ -227,6 +227,29 @@ struct GatewayReplicaTests {
         await client.shutdown()
         #expect((3...7).contains(during), "\(during) retention passes in 10 s with a 2 s period across 3 replicas")
         #expect(holders.count == 1, "one replica holds the lease while it lives: \(holders)")
+
+        // Health probes of a direct-mode cluster: one replica probes (the lease), all three show its result.
+        #expect(try await replicas.curl(0, "POST", "/bcsapi/v4/usermanager/v1/clusters", body: #"{"cluster_id":"BCS-K8S-DIRECT","cluster_type":"k8s"}"#).json["code"] as? Int == 0)
+        let tokenReply = try await replicas.curl(0, "POST", "/bcsapi/v4/usermanager/v1/clusters/BCS-K8S-DIRECT/register_tokens")
+        let registerToken = try #require((tokenReply.json["data"] as? [String: Any])?["token"] as? String)
+        let report = try JSONSerialization.data(withJSONObject: [
+            "register_token": registerToken, "server_addresses": replicas.sim.url,
+            "cacert_data": try String(contentsOfFile: replicas.sim.caFile, encoding: .utf8), "user_token": replicas.sim.token,
+        ])
+        #expect(try await replicas.curl(2, "PUT", "/bcsapi/v4/usermanager/v1/clusters/BCS-K8S-DIRECT/credentials", body: String(decoding: report, as: UTF8.self)).json["code"] as? Int == 0)
+        for index in replicas.ports.indices {
+            let healthy = try await KubeSimHarness.eventually(timeout: .seconds(15)) {
+                let status = try await replicas.curl(index, "GET", "/gateway/v1/clusters")
+                let entry = (status.json["data"] as? [[String: Any]])?.first { $0["cluster_id"] as? String == "BCS-K8S-DIRECT" }
+                return entry?["state"] as? String == "Healthy"
+            }
+            #expect(healthy, "replica \(index) shows the direct cluster healthy")
+        }
+        let probeClient = try MongoClient(uri: MongoURI(TestEnvironment.mongoURI()), threads: 1)
+        let probers = Set(try await probeClient.database(replicas.database).collection("bcs_cluster_health").find().compactMap { $0["prober"]?.stringValue })
+        let leaseHolder = try await probeClient.database(replicas.database).collection("bcs_leases").findOne(["_id": "gateway-health-probes"])?["holder"]?.stringValue
+        await probeClient.shutdown()
+        #expect(probers.count == 1 && probers.first == leaseHolder, "probes written by \(probers), lease held by \(leaseHolder ?? "nobody")")
         // Every replica says so on /readyz: its own view of tunnels and peers.
         for index in replicas.ports.indices {
             let ready = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--cacert", replicas.cert, replicas.base(index) + "/readyz"])
