@@ -82,13 +82,15 @@ for port in "$a" "$b"; do
   for _ in $(seq 1 100); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$port$path" >/dev/null && break; sleep 0.2; done
 done
 results="$work/results"
-run() { # name url
-  wrk -t1 -c"$conns" -d"${seconds}s" --latency -H "Authorization: Bearer $admin" "$2" > "$work/wrk.txt"
+run() { # name url [connections]
+  wrk -t1 -c"${3:-$conns}" -d"${seconds}s" --latency -H "Authorization: Bearer $admin" "$2" > "$work/wrk.txt"
   if grep -q "Non-2xx" "$work/wrk.txt" || ! grep -q "Requests/sec" "$work/wrk.txt"; then cat "$work/wrk.txt" >&2; echo "$1: non-2xx answers" >&2; exit 1; fi
   echo "$1|$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")|$(awk '$1=="50%" {print $2}' "$work/wrk.txt")|$(awk '$1=="99%" {print $2}' "$work/wrk.txt")" >> "$results"
 }
-run "replica A (owns the tunnel)" "http://127.0.0.1:$a$path"
-run "replica B (forwards to A)" "http://127.0.0.1:$b$path"
+run "A (owns the tunnel), 1 conn" "http://127.0.0.1:$a$path" 1
+run "B (forwards to A), 1 conn" "http://127.0.0.1:$b$path" 1
+run "A (owns the tunnel), $conns conns" "http://127.0.0.1:$a$path"
+run "B (forwards to A), $conns conns" "http://127.0.0.1:$b$path"
 
 echo "==> $agents agents re-homing" >&2
 python3 - "$a" "$admin" "$agents" > "$work/clusters" <<'PY'
@@ -119,16 +121,17 @@ probe=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $admin"
 
 echo
 echo "replicas: 2 x bcs serve --roles usermanager,gateway over one nx-27017 (this 2-core machine)"
-echo "1 KiB GET through the agent tunnel, wrk -t1 -c$conns -d${seconds}s"
-printf '%-30s %10s %10s %10s\n' path req/s p50 p99
-while IFS='|' read -r name rps p50 p99; do printf '%-30s %10s %10s %10s\n' "$name" "$rps" "$p50" "$p99"; done < "$results"
+echo "1 KiB GET through the agent tunnel, wrk -t1 -d${seconds}s"
+printf '%-34s %10s %10s %10s\n' path req/s p50 p99
+while IFS='|' read -r name rps p50 p99; do printf '%-34s %10s %10s %10s\n' "$name" "$rps" "$p50" "$p99"; done < "$results"
 python3 - "$results" <<'PY'
 import sys
 def ms(v):
     for suffix, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
         if v.endswith(suffix): return float(v[: -len(suffix)]) * factor
 rows = [l.strip().split("|") for l in open(sys.argv[1]) if l.strip()]
-a, b = rows[0], rows[1]
-print(f"forwarding adds: p50 {ms(b[2]) - ms(a[2]):.2f} ms, p99 {ms(b[3]) - ms(a[3]):.2f} ms; throughput B/A = {float(b[1]) / float(a[1]):.2f}")
+for a, b in ((rows[0], rows[1]), (rows[2], rows[3])):
+    load = a[0].split(", ")[1]
+    print(f"forwarding adds ({load}): p50 {ms(b[2]) - ms(a[2]):.2f} ms, p99 {ms(b[3]) - ms(a[3]):.2f} ms; throughput B/A = {float(b[1]) / float(a[1]):.2f}")
 PY
 echo "re-homing: $agents agents (A held $owned_a, B held $owned_b); A killed; all $agents had a session again after ${rehome_s} s; GET via B for a re-homed cluster: HTTP $probe"

@@ -91,13 +91,22 @@ final class ApiserverForwarder: Sendable {
         }
         do {
             let fields = response.headers.map { (name: $0.name, value: $0.value) }
-            try await stream.writeHeaders(TunnelHeaders.responseBlock(status: Int(response.status.code), fields: fields))
+            let block = TunnelHeaders.responseBlock(status: Int(response.status.code), fields: fields)
+            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length <= Self.wholeResponseLimit {
+                // Small and of known size: one hop to the stream's loop and one flush for all of it.
+                try await stream.writeWhole(block, body: try await response.body.collect(upTo: Self.wholeResponseLimit))
+                return
+            }
+            try await stream.writeHeaders(block)
             try await stream.pump(response.body)
             try await stream.writeData(ByteBuffer(), endStream: true)
         } catch {
             stream.reset()
         }
     }
+
+    /// Responses up to this size with a known length are read whole and sent with their head at once.
+    static let wholeResponseLimit = 256 << 10
 
     /// A Kubernetes `Status` answer from the agent itself (the apiserver never saw the request).
     func respondError(_ stream: TunnelStream, status: Int, message: String) async throws {

@@ -35,20 +35,40 @@ struct TunnelStream: Sendable {
         return channel.eventLoop.flatSubmit { handler.value.send(payload) }
     }
 
-    /// Copies `body` into DATA frames, keeping one write in flight while the next chunk is read:
-    /// as backpressured as awaiting each write, without a round trip per chunk.
+    /// Copies `body` into DATA frames, keeping up to `pumpWindow` bytes of writes in flight while
+    /// the next chunks are read: backpressured (a write completes once flow control let it out),
+    /// without waiting for each chunk's write before reading the next.
     func pump<Body: AsyncSequence>(_ body: Body) async throws where Body.Element == ByteBuffer {
-        var inFlight: EventLoopFuture<Void>?
+        var inFlight: [(write: EventLoopFuture<Void>, bytes: Int)] = []
+        var next = 0
+        var outstanding = 0
         for try await chunk in body where chunk.readableBytes > 0 {
-            let next = startWrite(.data(.init(data: .byteBuffer(chunk))))
-            try await inFlight?.get()
-            inFlight = next
+            inFlight.append((startWrite(.data(.init(data: .byteBuffer(chunk)))), chunk.readableBytes))
+            outstanding += chunk.readableBytes
+            while outstanding > Self.pumpWindow, next < inFlight.count {
+                try await inFlight[next].write.get()
+                outstanding -= inFlight[next].bytes
+                next += 1
+            }
+            if next > 64 {
+                inFlight.removeFirst(next)
+                next = 0
+            }
         }
-        try await inFlight?.get()
+        for entry in inFlight[next...] { try await entry.write.get() }
     }
+
+    /// Bytes of DATA a pump may have written but not yet seen leave.
+    static let pumpWindow = 256 << 10
 
     func writeHeaders(_ headers: HPACKHeaders, endStream: Bool = false) async throws {
         try await write(.headers(.init(headers: headers, endStream: endStream)))
+    }
+
+    /// A whole small response in one hop to the event loop and one flush.
+    func writeWhole(_ headers: HPACKHeaders, body: ByteBuffer) async throws {
+        let handler = self.handler
+        try await channel.eventLoop.flatSubmit { handler.value.sendWhole(headers, body: body) }.get()
     }
 
     func writeData(_ buffer: ByteBuffer, endStream: Bool = false) async throws {

@@ -189,6 +189,15 @@ final class TunnelStreamHandler: ChannelDuplexHandler {
         return promise.futureResult
     }
 
+    /// Sends a whole small response — HEADERS, then DATA ending the stream — with one flush.
+    func sendWhole(_ headers: HPACKHeaders, body: ByteBuffer) -> EventLoopFuture<Void> {
+        guard let context else { return headPromise.futureResult.eventLoop.makeFailedFuture(TunnelError.sessionClosed) }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(body), endStream: true))), promise: promise)
+        return promise.futureResult
+    }
+
     func produceMore() {
         demand = true
         if pendingRead, mode == .message {
