@@ -160,6 +160,11 @@ public struct GatewayRole: RoleModule {
         forwarder.addRoutes(to: router)
     }
 
+    public var publicPathGuards: [PublicPathGuard] {
+        guard let access else { return [] }
+        return [StorageAccessGuard(access: access).pathGuard]
+    }
+
     public var readinessNote: (@Sendable () -> String)? {
         guard let directory, let peers else { return nil }
         return { ReplicaView(directory: directory, peers: peers).line }

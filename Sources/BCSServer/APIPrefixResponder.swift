@@ -18,6 +18,8 @@ struct APIPrefixResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Conte
 
     let inner: Inner
     let rewrites: [Rewrite]
+    /// Checks of public paths (the gateway's on `/bcsapi/v4/storage/`), whether the role is answered in place or forwarded.
+    var guards: [PublicPathGuard] = []
 
     /// The rewrites for the roles hosted in this process.
     static func rewrites(for roles: [Role]) -> [Rewrite] {
@@ -28,6 +30,16 @@ struct APIPrefixResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Conte
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        if let path = request.head.path {
+            for check in guards where path.hasPrefix(check.prefix) {
+                do {
+                    try await check.check(request)
+                } catch let error as any HTTPResponseError {
+                    // This runs before the router, so its error middleware would not shape the answer.
+                    return try error.response(from: request, context: context)
+                }
+            }
+        }
         guard let path = request.head.path, let rule = rewrites.first(where: { path.hasPrefix($0.from) }) else {
             return try await inner.respond(to: request, context: context)
         }

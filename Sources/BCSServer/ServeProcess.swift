@@ -84,7 +84,8 @@ public struct ServeProcess: Sendable {
         let notify = onServerRunning
         let logger = self.logger
         let app = Application(
-            responder: APIPrefixResponder(inner: router.buildResponder(), rewrites: APIPrefixResponder<RouterResponder<BCSRequestContext>>.rewrites(for: configuration.roles)),
+            responder: APIPrefixResponder(inner: router.buildResponder(), rewrites: APIPrefixResponder<RouterResponder<BCSRequestContext>>.rewrites(for: configuration.roles),
+                                          guards: modules.flatMap(\.publicPathGuards)),
             server: server,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "bcs/\(BCSVersion.current)"),
             onServerRunning: { channel in

@@ -106,6 +106,26 @@ struct GatewayProxyTests {
         await upstream.stop()
     }
 
+    /// Storage through the public front: a token, and a `storage` permission for the verb.
+    @Test func storageThroughTheGatewayNeedsAStoragePermission() async throws {
+        let gateway = try await Gateway.start(flags: ["roles": "usermanager,gateway,storage"])
+        let path = "/bcsapi/v4/storage/events?clusterId=BCS-K8S-009&length=1"
+        try await eventually(within: .seconds(30)) { try await gateway.call(.GET, path).status == 200 }
+        #expect(try await gateway.call(.GET, path, token: nil).status == 401, "no token")
+        #expect(try await gateway.call(.GET, path, token: "not-a-token").status == 401, "a bad token")
+        let bob = try #require((try await gateway.call(.POST, "/bcsapi/v4/usermanager/v1/users/plain/bob").data as? [String: Any])?["user_token"] as? String)
+        #expect(try await gateway.call(.GET, path, token: bob).status == 403, "a user without a storage permission")
+        let grant = #"{"apiVersion":"v1","kind":"permission","metadata":{"name":"s"},"spec":{"permissions":[{"user_name":"bob","resource_type":"storage","resource":"BCS-K8S-009","role":"viewer"}]}}"#
+        #expect(try await gateway.call(.POST, "/bcsapi/v4/usermanager/v1/permissions", body: grant).code == 0)
+        try await eventually(within: .seconds(8)) { try await gateway.call(.GET, path, token: bob).status == 200 }
+        #expect(try await gateway.call(.GET, "/bcsapi/v4/storage/events?clusterId=BCS-K8S-OTHER", token: bob).status == 403, "another cluster's events")
+        let batch = #"[{"env":"k8s","kind":"Pod","level":"Normal","component":"c","type":"Started","describe":"d","clusterId":"BCS-K8S-009","eventTime":"2026-11-27T00:00:00Z","extraInfo":{"namespace":"default","name":"p","kind":"Pod"},"data":{"metadata":{"uid":"u-1","resourceVersion":"1"}}}]"#
+        #expect(try await gateway.call(.POST, "/bcsapi/v4/storage/events/batch", token: bob, body: batch).status == 403, "a viewer does not write")
+        // The storage role's own path stays internal and unauthenticated, as bcs-storage's is.
+        #expect(try await gateway.serve.get("/bcsstorage/v1/events?clusterId=BCS-K8S-009&length=1").status == 200)
+        _ = await gateway.serve.stop()
+    }
+
     @Test func probesHealthFailsOverAndReportsStatus() async throws {
         let upstream = try await FakeAPIServer.start()
         let closed = try freePort()

@@ -113,8 +113,13 @@ struct ServeProcessTests {
         }
         let all = try await RunningServe.start { $0.extraRoutes = routes }
         #expect(try await all.get("/bcsapi/v4/usermanager/v1/probe/x") == (200, "usermanager x"))
-        #expect(try await all.get("/bcsapi/v4/storage/probe?clusterId=a") == (200, "storage clusterId=a"))
+        // With the gateway role in the process its public storage path needs a BCS token (StorageAccessGuard).
+        #expect(try await all.get("/bcsapi/v4/storage/probe?clusterId=a").status == 401)
         _ = await all.stop()
+
+        let noGateway = try await RunningServe.start(flags: ["roles": "usermanager,storage"]) { $0.extraRoutes = routes }
+        #expect(try await noGateway.get("/bcsapi/v4/storage/probe?clusterId=a") == (200, "storage clusterId=a"))
+        _ = await noGateway.stop()
 
         let storageOnly = try await RunningServe.start(flags: ["roles": "storage"]) { $0.extraRoutes = routes }
         #expect(try await storageOnly.get("/bcsapi/v4/storage/probe") == (200, "storage "))

@@ -60,8 +60,23 @@ public protocol RoleModule: Sendable {
     var backgroundServices: [BackgroundService] { get }
     /// A line `/readyz` adds about this role's view (a gateway replica's tunnels and peers), if any.
     var readinessNote: (@Sendable () -> String)? { get }
+    /// Checks this role puts in front of public paths of any role in the process (the gateway's
+    /// authorisation of `/bcsapi/v4/storage/…`), run before the path is rewritten or forwarded.
+    var publicPathGuards: [PublicPathGuard] { get }
 }
 
 extension RoleModule {
     public var readinessNote: (@Sendable () -> String)? { nil }
+    public var publicPathGuards: [PublicPathGuard] { [] }
+}
+
+/// A check on every request under `prefix`; it throws the error to answer with.
+public struct PublicPathGuard: Sendable {
+    public let prefix: String
+    public let check: @Sendable (Request) async throws -> Void
+
+    public init(prefix: String, check: @escaping @Sendable (Request) async throws -> Void) {
+        self.prefix = prefix
+        self.check = check
+    }
 }
