@@ -55,7 +55,12 @@ struct AuditLog: Sendable {
 /// Writes queued audit records to the `bcs.audit` log until shutdown, then drains what is left.
 struct AuditWriter: Service {
     let audit: AuditLog
-    let logger = Logger(label: "bcs.audit")
+    /// At `info` whatever `--log-level` says: raising the process's level must not turn auditing off.
+    let logger: Logger = {
+        var logger = Logger(label: "bcs.audit")
+        logger.logLevel = .info
+        return logger
+    }()
 
     func run() async {
         await withGracefulShutdownHandler {
