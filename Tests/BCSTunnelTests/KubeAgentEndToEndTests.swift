@@ -117,6 +117,8 @@ struct KubeAgentEndToEndTests {
         let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(5))
         let healthText = String(buffer: try await health.body.collect(upTo: 4096))
         #expect(health.status == .ok && healthText.contains("reports accepted"), "\(healthText)")
+        let ready = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz"), timeout: .seconds(5))
+        #expect(ready.status == .ok, "reports are accepted, so the agent is ready")
         let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5))
         let metricsText = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
         #expect(metricsText.contains(#"bcs_kubeagent_reports_total{result="accepted"}"#))
@@ -137,6 +139,14 @@ struct KubeAgentEndToEndTests {
         #expect(agent.stderr.contains("invalid register token"), "\(agent.stderr)")
         #expect(try await credentials(clusterID, base: base) == nil, "nothing stored")
         #expect(agent.isRunning, "the agent keeps retrying")
+        // Alive, but not ready: /readyz says why.
+        let listening = try #require(agent.stderr.split(separator: "\n").first { $0.contains("listening on 127.0.0.1:") })
+        let port = try #require(listening.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        let live = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(5))
+        #expect(live.status == .ok)
+        let ready = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz"), timeout: .seconds(5))
+        let readyText = String(buffer: try await ready.body.collect(upTo: 4096))
+        #expect(ready.status == .serviceUnavailable && readyText.contains("last report failed"), "\(readyText)")
     }
 
     @Test func anUnreachableGatewayAndACertificateMismatchAreNamed() async throws {

@@ -59,7 +59,7 @@ public struct KubeAgentRunner: Sendable {
                 if let stats = agent.stats {
                     return (true, "tunnel up since \(stats.connectedAt), rtt \(stats.rtt.map { "\($0)" } ?? "unmeasured"), \(stats.openStreams) streams")
                 }
-                return (true, "tunnel down: \(agent.lastError ?? "connecting")")
+                return (false, "tunnel down: \(agent.lastError ?? "connecting")")
             }
         } else {
             let reporter = try CredentialReporter(settings: .init(
@@ -68,8 +68,8 @@ public struct KubeAgentRunner: Sendable {
             ), logger: logger)
             work = AgentWork(onEnd: { await reporter.shutdown() }) { try await reporter.run() }
             health = {
-                if let error = reporter.lastError { return (true, "last report failed: \(error)") }
-                return (true, "\(reporter.reportsAccepted) reports accepted")
+                if let error = reporter.lastError { return (false, "last report failed: \(error)") }
+                return (reporter.reportsAccepted > 0, "\(reporter.reportsAccepted) reports accepted")
             }
         }
         logger.info("agent: starting", metadata: [
@@ -77,10 +77,15 @@ public struct KubeAgentRunner: Sendable {
             "apiserver": "\(options.kube.server)", "period": "\(options.period)",
         ])
         let router = Router()
+        // Liveness: the process serves (restarting the agent would not mend a gateway that refuses it).
         router.get("healthz") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok: \(health().detail)\n")))
+        }
+        // Readiness: the tunnel is up, or the last credential report was accepted.
+        router.get("readyz") { _, _ -> Response in
             let (ok, detail) = health()
             return Response(status: ok ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
-                            body: .init(byteBuffer: ByteBuffer(string: "ok: \(detail)\n")))
+                            body: .init(byteBuffer: ByteBuffer(string: "\(ok ? "ok" : "not ready"): \(detail)\n")))
         }
         router.get("metrics") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
