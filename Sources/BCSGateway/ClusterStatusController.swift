@@ -6,7 +6,8 @@ import Hummingbird
 
 /// `GET /gateway/v1/clusters`: every registered cluster's health as this gateway sees it.
 ///
-/// Answers in BCS's envelope; needs a user allowed to GET the `cluster` resource `*` (an admin).
+/// Answers in BCS's envelope; needs a user allowed to GET the `cluster` resource `*`: an admin, or a
+/// user granted `viewer` (or `manager`) on every cluster — health of clusters they may already read.
 struct ClusterStatusController: Sendable {
     let registry: ClusterRegistry
     let tunnels: TunnelPool
