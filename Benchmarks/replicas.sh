@@ -6,7 +6,7 @@
 #    connections) GETs it through A (served by its own session) and through B (forwarded to A over
 #    the peer link); the difference is what forwarding adds.
 # 2. Re-homing: AGENTS simulated agents (`bcs agent-fleet`) dial the replicas through a TCP balancer
-#    (Benchmarks/balancer.py, as a Kubernetes Service would); replica A is killed with SIGKILL and
+#    (scripts/tcp-balancer.py, as a Kubernetes Service would); replica A is killed with SIGKILL and
 #    the time until every agent has a session again (all on B) is measured.
 #
 # usage: Benchmarks/replicas.sh [SECONDS (default 8)] [CONNS (default 8)] [AGENTS (default 1000)]
@@ -105,7 +105,7 @@ for i in range(count):
     call("POST", "/clusters", {"cluster_id": cid, "cluster_type": "k8s"})
     print(cid, call("POST", f"/clusters/{cid}/register_tokens")["data"]["token"])
 PY
-python3 Benchmarks/balancer.py "$lb" "$a" "$b" > "$work/lb.out" 2>&1 & pids+=($!)
+python3 scripts/tcp-balancer.py "$lb" "$a" "$b" > "$work/lb.out" 2>&1 & pids+=($!)
 for _ in $(seq 1 50); do grep -q listening "$work/lb.out" 2>/dev/null && break; sleep 0.1; done
 $bcs agent-fleet --bke-address "http://127.0.0.1:$lb" --clusters "$work/clusters" --kubeconfig "$work/kubeconfig" > "$work/fleet.out" 2>&1 & pids+=($!)
 wait_all() { for _ in $(seq 1 1200); do [ "$(grep -c '^all ' "$work/fleet.out")" -ge "$1" ] && return; sleep 0.1; done; echo "agents did not all connect" >&2; tail -3 "$work/fleet.out" >&2; exit 1; }

@@ -11,35 +11,9 @@ struct GatewayReplicaTests {
     static let clusterID = "BCS-K8S-REPL"
     static let peerSecret = "replica-peer-secret-0123456789"
 
-    /// A TCP load balancer as a Kubernetes Service would be: each connection goes to the first
-    /// backend, in a shuffled order, that accepts it.
-    static let balancer = #"""
-    import asyncio, random, sys
-    port, backends = int(sys.argv[1]), [int(p) for p in sys.argv[2:]]
-    async def pipe(reader, writer):
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except Exception:
-            pass
-        finally:
-            writer.close()
-    async def handle(reader, writer):
-        for backend in random.sample(backends, len(backends)):
-            try:
-                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", backend)
-            except OSError:
-                continue
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-            return
-        writer.close()
-    async def main():
-        server = await asyncio.start_server(handle, "127.0.0.1", port)
-        print("listening", flush=True)
-        await server.serve_forever()
-    asyncio.run(main())
-    """#
+    /// `scripts/tcp-balancer.py`: a TCP load balancer as a Kubernetes Service would be.
+    static let balancer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .path + "/scripts/tcp-balancer.py"
 
     final class Replicas: Sendable {
         let sim: KubeSimHarness
@@ -72,7 +46,7 @@ struct GatewayReplicaTests {
                 ], environment: ["BCS_SECRET_KEY": "replica-e2e-secret-0123456789abcdef0123456789", "BCS_PEER_SECRET": GatewayReplicaTests.peerSecret])
             }
             balancerPort = try freePort()
-            balancer = try ChildProcess("/usr/bin/python3", ["-c", GatewayReplicaTests.balancer, String(balancerPort)] + ports.map(String.init))
+            balancer = try ChildProcess("/usr/bin/python3", [GatewayReplicaTests.balancer, String(balancerPort)] + ports.map(String.init))
         }
 
         deinit {

@@ -27,7 +27,7 @@ struct ReplicaView: Sendable, Encodable {
     }
 }
 
-/// `GET /gateway/v1/replica`: this replica's view, for an admin (BCS envelope).
+/// `GET /gateway/v1/replica`: this replica's view, for a reader of every cluster (BCS envelope).
 struct ReplicaController: Sendable {
     let directory: TunnelDirectory
     let peers: PeerLinks
@@ -35,15 +35,8 @@ struct ReplicaController: Sendable {
 
     func addRoutes(to router: Router<BCSRequestContext>) {
         router.get("gateway/v1/replica") { request, _ -> Response in
-            guard let access else {
-                throw BCSAPIError(.serviceUnavailable, code: 1405050, "the gateway needs a co-hosted usermanager role")
-            }
-            switch try await access.decide(token: request.bearerToken, resourceType: "cluster", resource: "*", action: "GET") {
-            case .unauthenticated(let why), .forbidden(let why):
-                throw BCSAPIError(.unauthorized, code: 1405059, why)
-            case .allowed:
-                return bcsSuccess(ReplicaView(directory: directory, peers: peers))
-            }
+            try await ClusterStatusController.requireReaderOfAllClusters(request, access: access)
+            return bcsSuccess(ReplicaView(directory: directory, peers: peers))
         }
     }
 }

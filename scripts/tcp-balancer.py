@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A TCP load balancer as a Kubernetes Service would be: each connection goes to the first backend,
-in a shuffled order, that accepts it. usage: balancer.py PORT BACKEND_PORT..."""
+in a shuffled order, that accepts it. usage: scripts/tcp-balancer.py PORT BACKEND_PORT..."""
 import asyncio, random, sys
 
 port, backends = int(sys.argv[1]), [int(p) for p in sys.argv[2:]]
