@@ -12,6 +12,7 @@
 # usage: Benchmarks/gateway-proxy.sh [SECONDS (default 8)] [CONNECTIONS (default 32)] [WATCHES (default 1000)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib/tls-upstream.sh
 seconds=${1:-8}
 conns=${2:-32}
 watches=${3:-1000}
@@ -32,44 +33,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; nginx -p "$work" -c "$work/nginx.conf" -s stop 2>/dev/null || true; scripts/mongo stop "$mport"; rm -rf "$work" ".run/mongo-$mport"; }
 trap cleanup EXIT
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=bench-upstream \
-  -addext subjectAltName=DNS:bench-upstream,IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-mkdir -p "$work/www/api/v1/namespaces/default/configmaps" "$work/logs"
-python3 -c 'import json,sys; print(json.dumps({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"bench","namespace":"default","uid":"0"*36,"resourceVersion":"1"},"data":{"payload":"x"*850}}))' \
-  > "$work/www/api/v1/namespaces/default/configmaps/bench"
-path=/api/v1/namespaces/default/configmaps/bench
+# The 100 MiB file goes in before nginx starts serving the directory.
+mkdir -p "$work/www/api/v1/namespaces/default/configmaps"
 head -c $((100 << 20)) /dev/urandom > "$work/www/api/v1/namespaces/default/configmaps/big"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-error_log $work/logs/error.log;
-pid $work/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp; uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  default_type application/json;
-  upstream apiserver { server 127.0.0.1:$up; keepalive 64; }
-  server { listen 127.0.0.1:$up ssl; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem; root $work/www; }
-  server {
-    listen 127.0.0.1:$ngx;
-    location / {
-      proxy_pass https://apiserver; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off;
-      proxy_ssl_verify on; proxy_ssl_trusted_certificate $work/cert.pem; proxy_ssl_name bench-upstream; proxy_ssl_server_name on; proxy_ssl_session_reuse on;
-    }
-  }
-}
-NGINX
-mkdir -p "$work/tmp"
-nginx -p "$work" -c "$work/nginx.conf"
+start_tls_upstream "$work" "$up" "$ngx"
+path=/api/v1/namespaces/default/configmaps/bench
 
-cat > "$work/kubeconfig" <<KCFG
-apiVersion: v1
-kind: Config
-clusters: [{name: bench, cluster: {server: "https://127.0.0.1:$up", certificate-authority: "$work/cert.pem"}}]
-users: [{name: bench, user: {token: bench-token}}]
-contexts: [{name: bench, context: {cluster: bench, user: bench}}]
-current-context: bench
-KCFG
 kubectl proxy --kubeconfig "$work/kubeconfig" --port "$kp" >/dev/null 2>&1 & pids+=($!)
 
 uri=$(scripts/mongo start "$mport" ".run/mongo-$mport/data")

@@ -12,6 +12,7 @@
 # usage: Benchmarks/replicas.sh [SECONDS (default 8)] [CONNS (default 8)] [AGENTS (default 1000)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib/tls-upstream.sh
 seconds=${1:-8}
 conns=${2:-8}
 agents=${3:-1000}
@@ -31,29 +32,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; nginx
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=bench-upstream \
-  -addext subjectAltName=DNS:bench-upstream,IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-mkdir -p "$work/www/api/v1/namespaces/default/configmaps" "$work/logs" "$work/tmp"
-python3 -c 'import json; print(json.dumps({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"bench","namespace":"default","uid":"0"*36,"resourceVersion":"1"},"data":{"payload":"x"*850}}))' \
-  > "$work/www/api/v1/namespaces/default/configmaps/bench"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-error_log $work/logs/error.log;
-pid $work/nginx.pid;
-events { worker_connections 4096; }
-http { access_log off; default_type application/json;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp; uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  server { listen 127.0.0.1:$up ssl; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem; root $work/www; } }
-NGINX
-nginx -p "$work" -c "$work/nginx.conf"
-cat > "$work/kubeconfig" <<KCFG
-apiVersion: v1
-kind: Config
-clusters: [{name: bench, cluster: {server: "https://127.0.0.1:$up", certificate-authority: "$work/cert.pem"}}]
-users: [{name: bench, user: {token: bench-token}}]
-contexts: [{name: bench, context: {cluster: bench, user: bench}}]
-current-context: bench
-KCFG
+start_tls_upstream "$work" "$up"
 
 uri=$(scripts/mongo start "$mport" ".run/mongo-$mport/data")
 admin=BenchReplicaAdmin0123456789abcdeXY

@@ -70,17 +70,21 @@ struct ClusterHealthProber: Service {
             }
         }
         guard let shared else { return }
+        var writes: [WriteModel] = []
         for actor in actors {
             let status = await actor.status()
             guard let probedAt = status.last_probe_at else { continue }
-            _ = try? await shared.results.updateOne(
-                filter: ["_id": .string(status.cluster_id)],
-                update: ["$set": [
-                    "state": .string(status.state.rawValue), "reason": .string(status.reason), "preferred_address": .string(status.preferred_address),
-                    "probed_at": .string(probedAt), "prober": .string(shared.lease.holder),
-                ]],
-                upsert: true
-            )
+            writes.append(.updateOne(filter: ["_id": .string(status.cluster_id)], update: ["$set": [
+                "state": .string(status.state.rawValue), "reason": .string(status.reason), "preferred_address": .string(status.preferred_address),
+                "probed_at": .string(probedAt), "prober": .string(shared.lease.holder),
+            ]], upsert: true))
+        }
+        // One round trip for every cluster's result, not one per cluster.
+        guard !writes.isEmpty else { return }
+        do {
+            _ = try await shared.results.bulkWrite(writes, ordered: false)
+        } catch {
+            logger.warning("health probes: cannot share the results", metadata: ["error": "\(error)"])
         }
     }
 

@@ -36,17 +36,25 @@ extension KubeProxy {
                 continue
             }
             if address != upstream.addresses[0] { await cluster.markGood(address) }
-            switch outcome {
-            case .refused(let answer, let body):
-                audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath,
-                             status: Int(answer.status.code), bytes: body.readableBytes, started: started)
-                return Self.refusedUpgradeResponse(answer, body: body)
-            case .switched(let answer, let upstreamChannel):
-                return try await splice(front: front, upstream: upstreamChannel, answer: answer, request: request, target: target, caller: caller, started: started)
-            }
+            return try await answerUpgrade(outcome, front: front, request: request, target: target, caller: caller, started: started)
         }
         audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath, status: 502, bytes: 0, started: started)
         throw KubeStatus.badGateway("cluster \(target.clusterID): no apiserver address could be reached (\(failures.joined(separator: "; ")))")
+    }
+
+    /// Relays what an upgraded upstream (an apiserver, or a peer replica) answered: a refusal as it
+    /// came, a 101 by splicing the two connections.
+    func answerUpgrade(
+        _ outcome: UpstreamUpgrade.Outcome, front: any Channel, request: Request, target: Target, caller: Caller, started: ContinuousClock.Instant
+    ) async throws -> Response {
+        switch outcome {
+        case .refused(let answer, let body):
+            audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath,
+                         status: Int(answer.status.code), bytes: body.readableBytes, started: started)
+            return Self.refusedUpgradeResponse(answer, body: body)
+        case .switched(let answer, let upstreamChannel):
+            return try await splice(front: front, upstream: upstreamChannel, answer: answer, request: request, target: target, caller: caller, started: started)
+        }
     }
 
     /// A non-101 answer to an upgrade, relayed as it came (kubectl falls back from WebSocket to SPDY on it).
@@ -58,7 +66,7 @@ extension KubeProxy {
         return Response(status: .init(code: Int(answer.status.code)), headers: headers, body: .init(byteBuffer: body))
     }
 
-    func splice(
+    private func splice(
         front: any Channel, upstream: any Channel, answer: HTTPResponseHead, request: Request, target: Target, caller: Caller,
         started: ContinuousClock.Instant
     ) async throws -> Response {

@@ -81,13 +81,6 @@ extension KubeProxy {
             audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath, status: 502, bytes: 0, started: started)
             throw KubeStatus.badGateway("cluster \(target.clusterID): its tunnel is on gateway replica \(owner.replica), which cannot be reached: \(error)")
         }
-        switch outcome {
-        case .refused(let answer, let body):
-            audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath,
-                         status: Int(answer.status.code), bytes: body.readableBytes, started: started)
-            return Self.refusedUpgradeResponse(answer, body: body)
-        case .switched(let answer, let upstreamChannel):
-            return try await splice(front: front, upstream: upstreamChannel, answer: answer, request: request, target: target, caller: caller, started: started)
-        }
+        return try await answerUpgrade(outcome, front: front, request: request, target: target, caller: caller, started: started)
     }
 }
