@@ -50,19 +50,50 @@ actor ClusterActor {
     private(set) var healthReason = "not probed yet"
     private var lastProbe: Date?
     private let up: Gauge
+    /// Where this actor publishes its route for the event-loop fast path (nil: no fast path).
+    private let routes: DirectRoutes?
+    private var publishedRoute: PublishedRoute?
+
+    /// What the published route was made from, to publish again only on a change.
+    private struct PublishedRoute: Equatable {
+        let address: String?
+        let token: String
+        let ca: String
+    }
 
     /// A report older than this (three of the agent's default 60 s periods) degrades the cluster.
     static let staleReport: TimeInterval = 180
 
-    init(credentials: ClusterCredentials) {
+    init(credentials: ClusterCredentials, routes: DirectRoutes? = nil) {
         self.clusterID = credentials.clusterID
         self.credentials = credentials
+        self.routes = routes
         self.up = Gauge(label: "bcs_gateway_cluster_up", dimensions: [("cluster", credentials.clusterID)])
     }
 
     func update(_ credentials: ClusterCredentials) {
         if credentials.serverAddresses != self.credentials.serverAddresses { preferred = 0 }
         self.credentials = credentials
+        publishRoute()
+    }
+
+    /// Publishes where the fast path sends this cluster's requests (the preferred address), or
+    /// withdraws it when nothing usable is known; the slow path then answers with the reason.
+    func publishRoute() {
+        guard let routes else { return }
+        let now = PublishedRoute(address: addressOrder.first, token: credentials.serviceAccountToken, ca: credentials.caCertPEM)
+        guard now != publishedRoute else { return }
+        publishedRoute = now
+        let secure = now.address?.lowercased().hasPrefix("https://") ?? false
+        var tls: NIOSSLContext?
+        if secure {
+            tls = try? tlsContext()
+            if tls == nil {
+                routes.withdraw(clusterID)
+                return
+            }
+        }
+        routes.publish(clusterID: clusterID, address: now.address, token: now.token, tls: tls)
     }
 
     /// The addresses in the order to try them: the last good one first.
@@ -73,7 +104,10 @@ actor ClusterActor {
     }
 
     func markGood(_ address: String) {
-        if let index = credentials.serverAddresses.firstIndex(of: address) { preferred = index }
+        if let index = credentials.serverAddresses.firstIndex(of: address), index != preferred {
+            preferred = index
+            publishRoute()
+        }
     }
 
     /// What a proxied request needs: where to send it, the token to send, and room on a client trusting the cluster's CA.
@@ -97,16 +131,21 @@ actor ClusterActor {
 
     /// What an upgrade request needs: addresses, token, and a TLS context trusting the cluster's CA.
     func upgradeUpstream() throws -> (addresses: [String], token: String, tls: NIOSSLContext) {
-        if upgradeTLS?.ca != credentials.caCertPEM {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            do {
-                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(credentials.caCertPEM.utf8)))
-                upgradeTLS = (credentials.caCertPEM, try NIOSSLContext(configuration: tls))
-            } catch {
-                throw KubeStatus.badGateway("cluster \(clusterID): the reported CA certificate cannot be used: \(error)")
-            }
+        (addressOrder, credentials.serviceAccountToken, try tlsContext())
+    }
+
+    /// A TLS context trusting exactly the reported CA, made again only when the CA changes.
+    private func tlsContext() throws -> NIOSSLContext {
+        if let upgradeTLS, upgradeTLS.ca == credentials.caCertPEM { return upgradeTLS.context }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(credentials.caCertPEM.utf8)))
+            let context = try NIOSSLContext(configuration: tls)
+            upgradeTLS = (credentials.caCertPEM, context)
+            return context
+        } catch {
+            throw KubeStatus.badGateway("cluster \(clusterID): the reported CA certificate cannot be used: \(error)")
         }
-        return (addressOrder, credentials.serviceAccountToken, upgradeTLS!.context)
     }
 
     /// Probes `/readyz` on each reported address and records the cluster's health.
@@ -173,6 +212,7 @@ actor ClusterActor {
     }
 
     func shutdown() async {
+        routes?.withdraw(clusterID)
         for client in pool?.detachClients() ?? [] { try? await client.shutdown() }
         pool = nil
     }

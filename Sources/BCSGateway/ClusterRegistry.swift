@@ -3,6 +3,8 @@ import BCSUserManager
 /// Every registered cluster's actor, fed by the user-manager's credential changes.
 actor ClusterRegistry {
     private var actors: [String: ClusterActor] = [:]
+    /// Each cluster's direct route, for the proxy's event-loop fast path.
+    nonisolated let routes = DirectRoutes()
 
     func apply(_ change: CredentialChange) async {
         switch change {
@@ -10,7 +12,9 @@ actor ClusterRegistry {
             if let actor = actors[credentials.clusterID] {
                 await actor.update(credentials)
             } else {
-                actors[credentials.clusterID] = ClusterActor(credentials: credentials)
+                let actor = ClusterActor(credentials: credentials, routes: routes)
+                actors[credentials.clusterID] = actor
+                await actor.publishRoute()
             }
         case .removed(let id):
             await actors.removeValue(forKey: id)?.shutdown()

@@ -22,6 +22,15 @@ final class DecisionCache: Sendable {
         self.capacity = capacity
     }
 
+    /// The decision already taken for this caller, cluster and verb, if it is still fresh; never asks.
+    ///
+    /// The proxy's event-loop fast path uses it: a request it cannot decide here takes the slow path.
+    func cached(token: String, cluster: String, verb: String, now: ContinuousClock.Instant = .now) -> AccessControl.Decision? {
+        let key = token + "\u{0}" + cluster + "\u{0}" + verb
+        guard let hit = entries.withLock({ $0[key] }), hit.expires > now else { return nil }
+        return hit.decision
+    }
+
     func decision(token: String?, cluster: String, verb: String, decide: () async throws -> AccessControl.Decision) async throws -> AccessControl.Decision {
         guard let token else { return try await decide() }
         let key = token + "\u{0}" + cluster + "\u{0}" + verb

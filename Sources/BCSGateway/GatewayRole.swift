@@ -6,6 +6,7 @@ import Foundation
 import BCSUserManager
 import Hummingbird
 import Logging
+import NIOCore
 import NIOSSL
 import ServiceLifecycle
 
@@ -33,6 +34,10 @@ public struct GatewayRole: RoleModule {
     let directory: TunnelDirectory?
     let peers: PeerLinks?
     let database: MongoDatabase
+    /// Access decisions, shared by the proxy and its event-loop fast path.
+    let decisions = DecisionCache()
+    /// The event-loop fast path for plain GETs to direct-mode clusters (nil: turned off).
+    let fastPath: FastPath?
 
     public static let settings: [SettingSpec] = [
         SettingSpec("gateway-probe-interval", default: "30", "Seconds between /readyz probes of every cluster's apiserver."),
@@ -44,6 +49,8 @@ public struct GatewayRole: RoleModule {
                     "The gateway's public base URL written into kubeconfigs (default: the scheme and Host of the request)."),
         SettingSpec("kubeconfig-ca-file", default: nil,
                     "PEM CA written into kubeconfigs (default: the gateway's --tls-cert)."),
+        SettingSpec("gateway-fast-path", default: "true",
+                    "Proxy plain GETs to direct-mode clusters whose access decision is cached on the connection's event loop (false: every request takes the ordinary path)."),
         SettingSpec("peer-secret", default: nil,
                     "Secret shared by every gateway replica: with it, a request for a cluster whose agent tunnel another replica holds is forwarded there (BCS_PEER_SECRET)."),
         SettingSpec("peer-url", default: nil,
@@ -142,12 +149,20 @@ public struct GatewayRole: RoleModule {
         self.forwarder = forwarder
         self.probeInterval = .milliseconds(Int64(seconds * 1000))
         self.database = context.database
+        let fast = context.settings.string("gateway-fast-path", default: "true").lowercased()
+        guard ["true", "false", "1", "0", "yes", "no"].contains(fast) else {
+            throw ConfigurationError("--gateway-fast-path must be true or false, not \"\(fast)\"")
+        }
+        fastPath = ["true", "1", "yes"].contains(fast)
+            ? FastPath(decisions: decisions, tunnels: tunnels, directory: directory, routes: registry.routes, authorises: access != nil,
+                       impersonate: self.impersonate, audit: audit, connections: UpstreamConnectionPools())
+            : nil
         self.logger = context.logger
     }
 
     public func addRoutes(to router: Router<BCSRequestContext>) {
-        KubeProxy(registry: registry, tunnels: tunnels, tunnelHealth: tunnelHealth, access: access, audit: audit, impersonate: impersonate,
-                  directory: directory, peers: peers)
+        KubeProxy(registry: registry, tunnels: tunnels, tunnelHealth: tunnelHealth, access: access, audit: audit, decisions: decisions,
+                  impersonate: impersonate, directory: directory, peers: peers)
             .addRoutes(to: router)
         if let directory, let peers {
             ReplicaController(directory: directory, peers: peers, access: access).addRoutes(to: router)
@@ -158,6 +173,11 @@ public struct GatewayRole: RoleModule {
         tunnelAcceptor.addRoute(to: router, path: "/usermanager/v1/websocket/connect")
         kubeconfigs.addRoutes(to: router)
         forwarder.addRoutes(to: router)
+    }
+
+    public var channelHandlers: (@Sendable () -> [any RemovableChannelHandler])? {
+        guard let fastPath else { return nil }
+        return { [FastProxyHandler(fastPath: fastPath)] }
     }
 
     public var publicPathGuards: [PublicPathGuard] {

@@ -21,7 +21,8 @@ struct KubeProxy: Sendable {
     let tunnelHealth: TunnelHealth
     let access: AccessControl?
     let audit: AuditLog
-    let decisions = DecisionCache()
+    /// Shared with the event-loop fast path (`FastProxyHandler`), which only reads it.
+    let decisions: DecisionCache
     /// Forward non-admin users with `Impersonate-User`/`Impersonate-Group` so the cluster's RBAC applies.
     let impersonate: Bool
     /// Where other replicas' tunnels are (nil: a single gateway, or replication not configured).
@@ -126,15 +127,18 @@ struct KubeProxy: Sendable {
         guard let clusterID = context.parameters.get("cluster_id"), !clusterID.isEmpty else { throw KubeStatus.badRequest("no cluster id in the path") }
         let path = request.uri.path
         let subPath = String(path.dropFirst(prefix.count + clusterID.count))
-        let segments = subPath.split(separator: "/", omittingEmptySubsequences: false)
-        if segments.contains(where: { segment in
+        if leavesPrefix(subPath) { throw KubeStatus.badRequest("the path may not leave \(prefix)\(clusterID)/") }
+        return Target(clusterID: clusterID, subPath: subPath, query: request.uri.query)
+    }
+
+    /// Whether a path below a cluster's prefix tries to climb out of it (`..`, `.`, encoded slashes,
+    /// dots, backslashes or percent signs).
+    static func leavesPrefix(_ subPath: String) -> Bool {
+        subPath.split(separator: "/", omittingEmptySubsequences: false).contains { segment in
             let lower = segment.lowercased()
             return segment == ".." || segment == "." || lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%25")
                 || segment.contains("\\")
-        }) {
-            throw KubeStatus.badRequest("the path may not leave \(prefix)\(clusterID)/")
         }
-        return Target(clusterID: clusterID, subPath: subPath, query: request.uri.query)
     }
 
     /// Whether a request carries a body to stream: POST/PUT/PATCH, or any request announcing one
@@ -203,6 +207,10 @@ struct KubeProxy: Sendable {
     /// Admins keep their own `Impersonate-*` headers (kubectl `--as`); with `--impersonate`, other
     /// users are forwarded as themselves so the cluster's RBAC decides.
     func identityHeaders(of caller: Caller, from headers: HTTPFields) -> [(String, String)] {
+        Self.identityHeaders(of: caller, from: headers, impersonate: impersonate)
+    }
+
+    static func identityHeaders(of caller: Caller, from headers: HTTPFields, impersonate: Bool) -> [(String, String)] {
         if caller.admin {
             return headers.filter { $0.name.canonicalName.hasPrefix("impersonate-") }.map { ($0.name.rawName, $0.value) }
         } else if impersonate {

@@ -72,9 +72,12 @@ struct URLParts {
     let hostHeader: String
     /// `https` (the apiserver, a peer over TLS) rather than `http` (a peer on a trusted network).
     let secure: Bool
+    /// Nothing after `host:port` but an optional `/`: requests go to the path as it came.
+    let hasNoPath: Bool
 
     init?(_ address: String) {
         guard let components = URLComponentsLite(address) else { return nil }
+        hasNoPath = components.path.isEmpty || components.path == "/"
         host = components.host
         secure = components.secure
         port = components.port ?? (components.secure ? 443 : 80)
@@ -90,13 +93,20 @@ struct URLComponentsLite {
     let hostForHeader: String
     let port: Int?
     let secure: Bool
+    /// What follows `host[:port]`, from its `/` (empty when nothing does).
+    let path: Substring
 
     init?(_ address: String) {
         let lower = address.lowercased()
         guard lower.hasPrefix("https://") || lower.hasPrefix("http://") else { return nil }
         secure = lower.hasPrefix("https://")
         var rest = address.dropFirst(secure ? "https://".count : "http://".count)
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        if let slash = rest.firstIndex(of: "/") {
+            path = rest[slash...]
+            rest = rest[..<slash]
+        } else {
+            path = ""
+        }
         if rest.hasPrefix("[") {
             guard let close = rest.firstIndex(of: "]") else { return nil }
             host = String(rest[rest.index(after: rest.startIndex)..<close])

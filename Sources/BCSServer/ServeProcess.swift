@@ -70,13 +70,15 @@ public struct ServeProcess: Sendable {
 
         let router = makeRouter(modules: modules, readiness: readiness)
 
+        let handlerMakers = modules.compactMap(\.channelHandlers)
+        let channelHandlers: @Sendable () -> [any RemovableChannelHandler] = { handlerMakers.flatMap { $0() } }
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
             // HTTP/2 by ALPN for kubectl's ordinary requests; exec/attach/port-forward arrive as
             // HTTP/1.1 upgrades (kubectl offers no ALPN for them) and take the HTTP/1 path.
-            server = try .http2Upgrade(tlsConfiguration: tls.configuration)
+            server = try .http2Upgrade(tlsConfiguration: tls.configuration, additionalChannelHandlers: channelHandlers())
         } else {
-            server = .http1()
+            server = .http1(configuration: .init(additionalChannelHandlers: channelHandlers()))
             logger.warning("no --tls-cert/--tls-key given: serving plain HTTP; do not expose this port beyond a trusted network")
         }
         let listen = configuration.listen

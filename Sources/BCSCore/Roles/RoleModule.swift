@@ -1,6 +1,7 @@
 import BCSMongo
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// What every role module gets from the process that hosts it.
@@ -63,11 +64,15 @@ public protocol RoleModule: Sendable {
     /// Checks this role puts in front of public paths of any role in the process (the gateway's
     /// authorisation of `/bcsapi/v4/storage/…`), run before the path is rewritten or forwarded.
     var publicPathGuards: [PublicPathGuard] { get }
+    /// Handlers this role puts in every HTTP connection's (and HTTP/2 stream's) pipeline, after the
+    /// HTTP codec and before the router, made anew per connection (the gateway's fast path).
+    var channelHandlers: (@Sendable () -> [any RemovableChannelHandler])? { get }
 }
 
 extension RoleModule {
     public var readinessNote: (@Sendable () -> String)? { nil }
     public var publicPathGuards: [PublicPathGuard] { [] }
+    public var channelHandlers: (@Sendable () -> [any RemovableChannelHandler])? { nil }
 }
 
 /// A check on every request under `prefix`; it throws the error to answer with.

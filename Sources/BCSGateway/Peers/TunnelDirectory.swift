@@ -74,6 +74,12 @@ final class TunnelDirectory: Sendable {
     private let owned = Atomic<Int>(0)
 
     /// The replica holding a live tunnel for `clusterID`, other than this one; nil when none does.
+    /// Whether a fresh lookup found no other replica owning the cluster's tunnel; false when unknown.
+    func knownUnowned(_ clusterID: String, now: ContinuousClock.Instant = .now) -> Bool {
+        guard let hit = cache.withLock({ $0[clusterID] }), now - hit.at < Self.lookupCacheFor else { return false }
+        return hit.owner == nil
+    }
+
     func owner(of clusterID: String, now: ContinuousClock.Instant = .now) async -> Owner? {
         if let hit = cache.withLock({ $0[clusterID] }), now - hit.at < Self.lookupCacheFor { return hit.owner }
         let owner: Owner?

@@ -1,0 +1,315 @@
+import Foundation
+import Metrics
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+
+/// Proxies the fast path's requests (`FastPath.plan`) on the client connection's event loop and
+/// hands every other request to Hummingbird unchanged.
+///
+/// It sits in the server pipeline after the HTTP codec and before Hummingbird's handler, on HTTP/1
+/// connections and HTTP/2 streams alike. Order on a connection is kept: a request takes the fast
+/// path only when no request is in flight on the slow path, and while a fast exchange runs the
+/// connection reads nothing more (a pipelined request already decoded waits here). A failure
+/// before the apiserver's answer began — no connection, a pooled connection found closed twice —
+/// sends the request down the slow path, which fails over between addresses and explains errors;
+/// after the answer began, the client's connection is closed as the upstream's was.
+final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamResponseReceiver {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// The apiserver must begin its answer within this time (the slow path's limit too).
+    static let responseTimeout: TimeAmount = .seconds(30)
+
+    private struct Exchange {
+        let id: Int
+        let plan: FastPath.Plan
+        let request: HTTPRequest
+        var requestEnded = false
+        var connection: UpstreamConnection?
+        var reused = false
+        var retried = false
+        /// The upstream's status, once its head went to the client.
+        var status: Int?
+        var keepAlive = true
+        var responseEnded = false
+        var bytes = 0
+        var waitingForWritability = false
+        var timeout: Scheduled<Void>?
+    }
+
+    private let fastPath: FastPath
+    private var context: ChannelHandlerContext?
+    private var pool: UpstreamConnectionPool?
+    private var exchange: Exchange?
+    private var exchanges = 0
+    /// Requests handed to Hummingbird whose response has not ended yet.
+    private var slowUnanswered = 0
+    /// Between a slow request's head and its end: its parts go to Hummingbird.
+    private var slowRequestOpen = false
+    /// Parts that arrived while a fast exchange ran (HTTP/1 pipelining), in order.
+    private var held: [HTTPRequestPart] = []
+    private var readHeld = false
+
+    init(fastPath: FastPath) {
+        self.fastPath = fastPath
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        pool = fastPath.connections.pool(on: context.eventLoop)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Inbound: requests
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        deliver(unwrapInboundIn(data), context: context)
+    }
+
+    private func deliver(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        if exchange != nil {
+            if case .end = part, exchange?.requestEnded == false {
+                exchange?.requestEnded = true
+                finishIfDone()
+            } else {
+                held.append(part)
+            }
+            return
+        }
+        switch part {
+        case .head(let request):
+            if slowUnanswered == 0, !slowRequestOpen, let plan = fastPath.plan(request) {
+                start(plan: plan, request: request, context: context)
+                return
+            }
+            slowUnanswered += 1
+            slowRequestOpen = true
+        case .body:
+            break
+        case .end:
+            slowRequestOpen = false
+        }
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if exchange != nil {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Hummingbird's answers pass here; the fast path's own writes start below this handler.
+        if case .end = unwrapOutboundIn(data), slowUnanswered > 0 { slowUnanswered -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, exchange?.waitingForWritability == true, let connection = exchange?.connection {
+            exchange?.waitingForWritability = false
+            connection.channel.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let gone = exchange {
+            gone.timeout?.cancel()
+            if let connection = gone.connection {
+                connection.exchange.abandon()
+                connection.channel.close(promise: nil)
+            }
+            exchange = nil
+            // 499: the client went away before its answer ended (nginx's code for it).
+            record(gone.plan, status: gone.responseEnded ? (gone.status ?? 499) : 499, bytes: gone.bytes)
+        }
+        held.removeAll()
+        context.fireChannelInactive()
+    }
+
+    // MARK: The exchange
+
+    private func start(plan: FastPath.Plan, request: HTTPRequest, context: ChannelHandlerContext) {
+        exchanges += 1
+        let id = exchanges
+        exchange = Exchange(id: id, plan: plan, request: request)
+        exchange?.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: Self.responseTimeout) { [weak self] in
+            self?.timedOut(id)
+        }
+        if let connection = pool?.take(generation: plan.route.generation) {
+            send(on: connection, reused: true)
+        } else {
+            dial()
+        }
+    }
+
+    private func dial() {
+        guard let pool, let current = exchange else { return }
+        let id = current.id
+        let generation = current.plan.route.generation
+        pool.connect(current.plan.route).assumeIsolated().whenComplete { [weak self] result in
+            switch result {
+            case .success(let channel):
+                guard let connection = try? pool.adopt(channel, generation: generation) else {
+                    channel.close(promise: nil)
+                    self?.fallBack(id)
+                    return
+                }
+                guard let self, self.exchange?.id == id, self.exchange?.connection == nil else {
+                    pool.put(connection)  // its exchange ended meanwhile; the next one can use it
+                    return
+                }
+                self.send(on: connection, reused: false)
+            case .failure:
+                self?.fallBack(id)
+            }
+        }
+    }
+
+    private func send(on connection: UpstreamConnection, reused: Bool) {
+        guard let plan = exchange?.plan else { return }
+        exchange?.connection = connection
+        exchange?.reused = reused
+        connection.send(plan.head, to: self)
+    }
+
+    /// Hands the request to the slow path; only before any of the answer went out.
+    private func fallBack(_ id: Int) {
+        guard let failed = exchange, failed.id == id, failed.status == nil, let context else { return }
+        failed.timeout?.cancel()
+        if let connection = failed.connection {
+            connection.exchange.abandon()
+            connection.channel.close(promise: nil)
+        }
+        exchange = nil
+        fastPath.metrics.fallbacks.increment()
+        slowUnanswered += 1
+        context.fireChannelRead(wrapInboundOut(.head(failed.request)))
+        if failed.requestEnded {
+            context.fireChannelRead(wrapInboundOut(.end(nil)))
+        } else {
+            slowRequestOpen = true
+        }
+        context.fireChannelReadComplete()
+        resume(context: context)
+    }
+
+    private func timedOut(_ id: Int) {
+        guard let late = exchange, late.id == id, late.status == nil, let context else { return }
+        if let connection = late.connection {
+            connection.exchange.abandon()
+            connection.channel.close(promise: nil)
+        }
+        exchange?.connection = nil
+        let body = KubeStatus.gatewayTimeout("cluster \(late.plan.clusterID): the apiserver did not answer within 30 s").jsonBody()
+        var head = HTTPResponse(status: .gatewayTimeout)
+        head.headerFields[.contentType] = "application/json"
+        head.headerFields[.contentLength] = String(body.readableBytes)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        exchange?.status = 504
+        exchange?.responseEnded = true
+        record(late.plan, status: 504, bytes: body.readableBytes)
+        finishIfDone()
+    }
+
+    /// When both the request and its answer have ended, the connection moves on.
+    private func finishIfDone() {
+        guard let done = exchange, done.requestEnded, done.responseEnded, let context else { return }
+        exchange = nil
+        resume(context: context)
+    }
+
+    /// Delivers what waited during the exchange, then lets the connection read again.
+    private func resume(context: ChannelHandlerContext) {
+        if !held.isEmpty {
+            let waiting = held
+            held = []
+            for part in waiting { deliver(part, context: context) }
+            context.fireChannelReadComplete()
+        }
+        if exchange == nil, readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func record(_ plan: FastPath.Plan, status: Int, bytes: Int) {
+        fastPath.audit.record(user: plan.user, cluster: plan.clusterID, verb: "GET", path: plan.subPath, status: status, bytes: bytes, started: plan.started)
+        fastPath.metrics.record(route: plan.routeName, status: status, since: plan.started)
+    }
+
+    // MARK: UpstreamResponseReceiver
+
+    func upstreamHead(_ head: HTTPResponseHead) {
+        guard exchange != nil, let context else { return }
+        exchange?.timeout?.cancel()
+        exchange?.timeout = nil
+        exchange?.status = Int(head.status.code)
+        exchange?.keepAlive = head.isKeepAlive
+        var fields = HTTPFields()
+        fields.reserveCapacity(head.headers.count)
+        for (name, value) in head.headers where !KubeProxy.droppedResponseHeaders.contains(name.lowercased()) {
+            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+        }
+        let response = HTTPResponse(status: .init(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase), headerFields: fields)
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+    }
+
+    func upstreamBody(_ body: ByteBuffer) {
+        guard exchange != nil, let context else { return }
+        exchange?.bytes += body.readableBytes
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
+    }
+
+    func upstreamEnd() {
+        guard let ended = exchange, let context else { return }
+        exchange?.responseEnded = true
+        exchange?.connection = nil
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        record(ended.plan, status: ended.status ?? 502, bytes: ended.bytes)
+        if let connection = ended.connection {
+            if ended.keepAlive { pool?.put(connection) } else { connection.channel.close(promise: nil) }
+        }
+        finishIfDone()
+    }
+
+    func upstreamReadComplete() {
+        guard let current = exchange, !current.responseEnded, let connection = current.connection, let context else { return }
+        context.flush()
+        if context.channel.isWritable {
+            connection.channel.read()
+        } else {
+            exchange?.waitingForWritability = true
+        }
+    }
+
+    func upstreamClosed() {
+        guard let broken = exchange, let context else { return }
+        exchange?.connection = nil
+        guard let status = broken.status else {
+            // A pooled connection the apiserver had closed: one more try on a new one.
+            if broken.reused, !broken.retried {
+                exchange?.retried = true
+                dial()
+            } else {
+                fallBack(broken.id)
+            }
+            return
+        }
+        broken.timeout?.cancel()
+        exchange = nil
+        record(broken.plan, status: status, bytes: broken.bytes)
+        context.close(promise: nil)
+    }
+}

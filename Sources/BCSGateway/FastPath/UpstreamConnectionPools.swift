@@ -1,0 +1,143 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// Keep-alive HTTP/1.1 connections to apiservers for the fast path, one pool per event loop.
+///
+/// A connection is dialled on the loop of the client connection that needs it and only ever used
+/// there, so a request and its upstream exchange never leave that thread.
+final class UpstreamConnectionPools: Sendable {
+    private let pools = Mutex<[ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]>([:])
+
+    /// The pool of `eventLoop`; call on that loop.
+    func pool(on eventLoop: any EventLoop) -> UpstreamConnectionPool {
+        let bound = pools.withLock { pools in
+            let key = ObjectIdentifier(eventLoop)
+            if let found = pools[key] { return found }
+            let made = NIOLoopBound(UpstreamConnectionPool(eventLoop: eventLoop), eventLoop: eventLoop)
+            pools[key] = made
+            return made
+        }
+        return bound.value
+    }
+
+    /// Closes every idle connection (in-flight ones close when their exchange ends or fails).
+    func closeIdle() {
+        for bound in pools.withLock({ Array($0.values) }) {
+            bound.eventLoop.execute { bound.value.closeAll() }
+        }
+    }
+}
+
+/// The idle connections of one event loop, by route generation. Used only on that loop.
+final class UpstreamConnectionPool {
+    let eventLoop: any EventLoop
+    private var idle: [Int: [UpstreamConnection]] = [:]
+    private var idleCount = 0
+
+    /// Idle connections kept per route; more are closed when their exchange ends.
+    static let maximumIdlePerRoute = 128
+    /// Idle connections kept on one loop across all routes.
+    static let maximumIdle = 1024
+    /// An idle connection is closed after this long unused (an apiserver would close it anyway).
+    static let idleTimeout: TimeAmount = .seconds(55)
+    static let connectTimeout: TimeAmount = .seconds(2)
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    /// The most recently used idle connection for the route, if any.
+    func take(generation: Int) -> UpstreamConnection? {
+        while let connection = idle[generation]?.popLast() {
+            idleCount -= 1
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            if connection.channel.isActive { return connection }
+        }
+        return nil
+    }
+
+    /// Takes back a connection whose exchange ended cleanly; it waits for the next request.
+    func put(_ connection: UpstreamConnection) {
+        guard connection.channel.isActive, idleCount < Self.maximumIdle, (idle[connection.generation]?.count ?? 0) < Self.maximumIdlePerRoute else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        idle[connection.generation, default: []].append(connection)
+        idleCount += 1
+        connection.exchange.idle { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            self.remove(connection)
+        }
+        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: Self.idleTimeout) { [weak connection] in
+            connection?.channel.close(promise: nil)
+        }
+    }
+
+    private func remove(_ connection: UpstreamConnection) {
+        guard let index = idle[connection.generation]?.firstIndex(where: { $0 === connection }) else { return }
+        idle[connection.generation]?.remove(at: index)
+        if idle[connection.generation]?.isEmpty == true { idle[connection.generation] = nil }
+        idleCount -= 1
+    }
+
+    func closeAll() {
+        let all = idle.values.flatMap { $0 }
+        idle = [:]
+        idleCount = 0
+        for connection in all { connection.channel.close(promise: nil) }
+    }
+
+    /// Dials the route's apiserver from this loop; `adopt` the channel on the loop once connected.
+    func connect(_ route: DirectRoute) -> EventLoopFuture<any Channel> {
+        let address = route.address
+        let tls = route.tls
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(Self.connectTimeout)
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls {
+                        try pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: address.isIPAddress ? nil : address.host))
+                    }
+                    try pipeline.addHandler(HTTPRequestEncoder())
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try pipeline.addHandler(UpstreamExchangeHandler())
+                }
+            }
+            .connect(host: address.host, port: address.port)
+    }
+
+    /// The connection object of a channel `connect` made; call on the loop.
+    func adopt(_ channel: any Channel, generation: Int) throws -> UpstreamConnection {
+        UpstreamConnection(channel: channel, exchange: try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self),
+                           generation: generation)
+    }
+}
+
+/// One keep-alive connection to an apiserver and the handler that hands its responses on.
+final class UpstreamConnection {
+    let channel: any Channel
+    let exchange: UpstreamExchangeHandler
+    let generation: Int
+    var idleTimer: Scheduled<Void>?
+
+    init(channel: any Channel, exchange: UpstreamExchangeHandler, generation: Int) {
+        self.channel = channel
+        self.exchange = exchange
+        self.generation = generation
+    }
+
+    /// Sends a request without a body and asks for the answer.
+    func send(_ head: HTTPRequestHead, to receiver: any UpstreamResponseReceiver) {
+        exchange.begin(receiver)
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        channel.read()
+    }
+}

@@ -1,0 +1,79 @@
+import NIOCore
+import NIOHTTP1
+
+/// What receives an apiserver's answer on the fast path (the client connection's `FastProxyHandler`).
+protocol UpstreamResponseReceiver: AnyObject {
+    func upstreamHead(_ head: HTTPResponseHead)
+    func upstreamBody(_ body: ByteBuffer)
+    func upstreamEnd()
+    /// A batch of reads ended: time to flush, and to read more if the client keeps up.
+    func upstreamReadComplete()
+    /// The connection closed or failed before the answer ended.
+    func upstreamClosed()
+}
+
+/// The last handler of a pooled apiserver connection: hands each answer to the exchange that asked.
+///
+/// Between exchanges the connection sits in its pool with a read outstanding, so an apiserver
+/// closing it is noticed at once (and anything it sends unasked closes it).
+final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private var receiver: (any UpstreamResponseReceiver)?
+    private var onIdleClose: (() -> Void)?
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func begin(_ receiver: any UpstreamResponseReceiver) {
+        self.receiver = receiver
+        onIdleClose = nil
+    }
+
+    /// The exchange ended: wait in the pool; `onClose` runs if the connection closes meanwhile.
+    func idle(onClose: @escaping () -> Void) {
+        receiver = nil
+        onIdleClose = onClose
+        context?.read()
+    }
+
+    /// Detaches the current exchange without telling it (it is going away itself).
+    func abandon() { receiver = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let receiver else {
+            context.close(promise: nil)
+            return
+        }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            // 1xx answers (a 100 Continue nobody asked for) are not the answer.
+            if head.status.code >= 200 { receiver.upstreamHead(head) }
+        case .body(let body):
+            receiver.upstreamBody(body)
+        case .end:
+            self.receiver = nil
+            receiver.upstreamEnd()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        receiver?.upstreamReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let receiver {
+            self.receiver = nil
+            receiver.upstreamClosed()
+        } else {
+            onIdleClose?()
+            onIdleClose = nil
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
