@@ -31,6 +31,8 @@ struct ClusterStatus: Sendable, Codable, Equatable {
     /// Direct-mode requests (watches included) in flight to the apiserver, and the HTTP clients carrying them.
     var upstream_in_flight: Int = 0
     var upstream_clients: Int = 0
+    /// Requests carried by the gateway's event-loop fast path (plain GETs with a cached access decision).
+    var fast_path_requests: Int = 0
 }
 
 /// One registered cluster: its latest reported credentials, the HTTP client that reaches its
@@ -53,6 +55,8 @@ actor ClusterActor {
     /// Where this actor publishes its route for the event-loop fast path (nil: no fast path).
     private let routes: DirectRoutes?
     private var publishedRoute: PublishedRoute?
+    /// Requests the event-loop fast path carried to this cluster.
+    private let fastPathServed = RequestCounter()
 
     /// What the published route was made from, to publish again only on a change.
     private struct PublishedRoute: Equatable {
@@ -93,7 +97,7 @@ actor ClusterActor {
                 return
             }
         }
-        routes.publish(clusterID: clusterID, address: now.address, token: now.token, tls: tls)
+        routes.publish(clusterID: clusterID, address: now.address, token: now.token, tls: tls, served: fastPathServed)
     }
 
     /// The addresses in the order to try them: the last good one first.
@@ -207,7 +211,7 @@ actor ClusterActor {
             cluster_id: clusterID, state: health, reason: healthReason, server_addresses: credentials.serverAddresses,
             preferred_address: addressOrder.first ?? "", last_report_at: credentials.updatedAt.formatted(.iso8601),
             last_probe_at: lastProbe?.formatted(.iso8601),
-            upstream_in_flight: pool?.inFlight ?? 0, upstream_clients: pool?.clientCount ?? 0
+            upstream_in_flight: pool?.inFlight ?? 0, upstream_clients: pool?.clientCount ?? 0, fast_path_requests: fastPathServed.value
         )
     }
 

@@ -3,6 +3,7 @@ import BCSTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Testing
 
 /// The gateway's direct mode: a registered cluster's reported apiserver reached through
@@ -104,6 +105,73 @@ struct GatewayProxyTests {
 
         _ = await serve.stop()
         await upstream.stop()
+    }
+
+    /// Plain GETs with a cached access decision are carried on the connection's event loop; they
+    /// answer exactly as the ordinary path does, keep a connection's requests in order (pipelined
+    /// ones included) and give way to the ordinary path for anything else.
+    @Test func fastPathCarriesRepeatedGetsInOrder() async throws {
+        let upstream = try await FakeAPIServer.start()
+        let gateway = try await Gateway.start()
+        try await gateway.register("BCS-K8S-FAST", addresses: "https://127.0.0.1:\(upstream.port)", ca: upstream.caPEM)
+        let path = "/tunnels/clusters/BCS-K8S-FAST/api/v1/namespaces?limit=7"
+        try await eventually(within: .seconds(30)) { try await gateway.call(.GET, path).status == 200 }
+        func fastCount() async throws -> Int {
+            let status = try await gateway.call(.GET, "/gateway/v1/clusters").list.first { $0["cluster_id"] as? String == "BCS-K8S-FAST" }
+            return try #require(status?["fast_path_requests"] as? Int)
+        }
+        let before = try await fastCount()
+        for _ in 0..<20 {
+            let answer = try await gateway.call(.GET, path)
+            let echo = try #require(answer.json as? [String: String])
+            #expect(answer.status == 200 && echo["authorization"] == "Bearer sa-token-of-the-cluster" && echo["query"] == "limit=7")
+        }
+        // The decision cache lives 2 s: a slow machine may send a few through the ordinary path.
+        #expect(try await fastCount() - before >= 10, "repeated GETs take the fast path")
+        // Refusals and other verbs still take the ordinary path and answer as before.
+        #expect(try await gateway.call(.GET, path, token: "wrong-token").status == 401)
+        #expect(try await gateway.call(.GET, "/tunnels/clusters/BCS-K8S-FAST/api/v1/namespaces/missing").status == 404)
+
+        // Three requests in one write on one connection: fast, ordinary (a POST), fast. Answers come in order.
+        let port = try #require(URL(string: gateway.serve.base)?.port)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
+        let auth = "Authorization: Bearer \(Self.admin)\r\nHost: gateway\r\n"
+        let body = #"{"kind":"ConfigMap","n":2}"#
+        let pipelined = "GET /tunnels/clusters/BCS-K8S-FAST/api/v1/namespaces?limit=1 HTTP/1.1\r\n\(auth)\r\n"
+            + "POST /tunnels/clusters/BCS-K8S-FAST/api/v1/namespaces/default/configmaps HTTP/1.1\r\n\(auth)Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            + "GET /tunnels/clusters/BCS-K8S-FAST/api/v1/namespaces?limit=3 HTTP/1.1\r\n\(auth)Connection: close\r\n\r\n"
+        let received = try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: pipelined))
+            var all = ""
+            for try await chunk in inbound { all += String(buffer: chunk) }
+            return all
+        }
+        let limit1 = try #require(received.range(of: #""query":"limit=1""#))
+        let posted = try #require(received.range(of: body))
+        let limit3 = try #require(received.range(of: #""query":"limit=3""#))
+        #expect(limit1.lowerBound < posted.lowerBound && posted.lowerBound < limit3.lowerBound, "answers in request order: \(received)")
+        #expect(received.components(separatedBy: "HTTP/1.1 200").count == 3 && received.contains("HTTP/1.1 201"), "\(received)")
+
+        // A new token in a credential report reaches the next fast-path request.
+        let registerToken = try #require((try await gateway.call(.GET, "/bcsapi/v4/usermanager/v1/clusters/BCS-K8S-FAST/register_tokens").data as? [String: Any])?["token"] as? String)
+        let report = try JSONSerialization.data(withJSONObject: [
+            "register_token": registerToken, "server_addresses": "https://127.0.0.1:\(upstream.port)", "cacert_data": upstream.caPEM, "user_token": "rotated-token",
+        ])
+        #expect(try await gateway.call(.PUT, "/bcsapi/v4/usermanager/v1/clusters/BCS-K8S-FAST/credentials", token: nil, body: String(decoding: report, as: UTF8.self)).code == 0)
+        try await eventually(within: .seconds(10)) {
+            (try await gateway.call(.GET, path).json as? [String: String])?["authorization"] == "Bearer rotated-token"
+        }
+
+        // The apiserver goes away: the fast path gives way and the ordinary path answers 502 at once.
+        await upstream.stop()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let gone = try await gateway.call(.GET, path)
+        #expect(gone.status == 502 && gone.json?["kind"] as? String == "Status", "\(gone.status) \(gone.body)")
+        #expect(clock.now - started < .seconds(10))
+        _ = await gateway.serve.stop()
     }
 
     /// Storage through the public front: a token, and a `storage` permission for the verb.

@@ -11,6 +11,15 @@ struct DirectRoute: Sendable {
     /// Changes whenever address, token or CA change, so pooled connections made for an older route
     /// are never reused for a newer one.
     let generation: Int
+    /// Counts the requests the fast path carried for the cluster (shown by the status route).
+    let served: RequestCounter
+}
+
+/// A count readable from any thread.
+final class RequestCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    func increment() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }
 
 /// Every cluster's current `DirectRoute`, published by its `ClusterActor` when its credentials or
@@ -28,12 +37,13 @@ final class DirectRoutes: Sendable {
 
     /// Publishes the route for an address (nil: none) and returns the published route.
     @discardableResult
-    func publish(clusterID: String, address: String?, token: String, tls: NIOSSLContext?) -> DirectRoute? {
+    func publish(clusterID: String, address: String?, token: String, tls: NIOSSLContext?, served: RequestCounter) -> DirectRoute? {
         guard let address, let parts = URLParts(address), parts.hasNoPath, parts.secure == (tls != nil) else {
             withdraw(clusterID)
             return nil
         }
-        let route = DirectRoute(address: parts, token: token, tls: tls, generation: generations.add(1, ordering: .relaxed).newValue)
+        let route = DirectRoute(address: parts, token: token, tls: tls, generation: generations.add(1, ordering: .relaxed).newValue,
+                                served: served)
         table.withLock { $0[clusterID] = route }
         return route
     }

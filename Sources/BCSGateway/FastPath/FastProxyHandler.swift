@@ -245,6 +245,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     private func record(_ plan: FastPath.Plan, status: Int, bytes: Int) {
+        plan.route.served.increment()
         fastPath.audit.record(user: plan.user, cluster: plan.clusterID, verb: "GET", path: plan.subPath, status: status, bytes: bytes, started: plan.started)
         fastPath.metrics.record(route: plan.routeName, status: status, since: plan.started)
     }
