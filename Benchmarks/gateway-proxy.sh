@@ -10,6 +10,7 @@
 # through it to a `bcs kube-sim` cluster.
 #
 # usage: Benchmarks/gateway-proxy.sh [SECONDS (default 8)] [CONNECTIONS (default 32)] [WATCHES (default 1000)]
+#        PERF_OUT=/tmp/gw.perf Benchmarks/gateway-proxy.sh ...   (also records a CPU profile of the gateway row)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Benchmarks/lib/tls-upstream.sh
@@ -69,6 +70,10 @@ results="$work/results"
 run() { # name url [header]
   local name=$1 url=$2; shift 2
   echo "==> $name" >&2
+  # PERF_OUT=file: a CPU profile of the gateway while it serves the direct-mode row.
+  if [ -n "${PERF_OUT:-}" ] && [ "$name" = "bcs gateway (ours)" ]; then
+    perf record -F 499 -g -o "$PERF_OUT" -p "$gwpid" -- sleep $((seconds - 1)) >/dev/null 2>&1 &
+  fi
   wrk -t1 -c"$conns" -d"${seconds}s" --latency "$@" "$url" > "$work/wrk.txt"
   # A rate of error pages is not a result: stop and show what answered.
   if grep -q "Non-2xx" "$work/wrk.txt" || ! grep -q "Requests/sec" "$work/wrk.txt"; then

@@ -9,10 +9,11 @@ import Synchronization
 /// One audit record per proxied request or upgraded session: who, which cluster, verb, path,
 /// status, bytes each way, duration.
 ///
-/// Records are queued (bounded, 10,000) and written by `AuditWriter` under the log label
-/// `bcs.audit`, so a slow log sink never delays the data path; a full queue drops the record and
+/// Records are queued (bounded, 10,000) and written in batches every 100 ms by `AuditWriter` under
+/// the log label `bcs.audit`, so neither a slow log sink nor waking a writer per request delays the
+/// data path (an event-loop thread only appends under a lock); a full queue drops the record and
 /// counts it in `bcs_gateway_audit_dropped_total`. Query strings are left out: they can carry tokens.
-struct AuditLog: Sendable {
+final class AuditLog: Sendable {
     struct Record: Sendable {
         let user: String
         let cluster: String
@@ -26,13 +27,8 @@ struct AuditLog: Sendable {
     }
 
     static let capacity = 10_000
-    let records: AsyncStream<Record>
-    private let continuation: AsyncStream<Record>.Continuation
+    private let queue = Mutex<[Record]>([])
     private let dropped = Counter(label: "bcs_gateway_audit_dropped_total")
-
-    init() {
-        (records, continuation) = AsyncStream.makeStream(of: Record.self, bufferingPolicy: .bufferingOldest(Self.capacity))
-    }
 
     func record(user: String, cluster: String, verb: String, path: String, status: Int, bytes: Int, bytesIn: Int = 0,
                 started: ContinuousClock.Instant, upgraded: Bool = false) {
@@ -41,10 +37,21 @@ struct AuditLog: Sendable {
         Counter(label: "bcs_gateway_requests_total", dimensions: [("cluster", cluster), ("code", String(status))]).increment()
         let record = Record(user: user, cluster: cluster, verb: verb, path: path, status: status, bytesIn: bytesIn, bytesOut: bytes,
                             milliseconds: Int(ms.rounded()), upgraded: upgraded)
-        if case .dropped = continuation.yield(record) { dropped.increment() }
+        let queued = queue.withLock { queue in
+            guard queue.count < Self.capacity else { return false }
+            queue.append(record)
+            return true
+        }
+        if !queued { dropped.increment() }
     }
 
-    func finish() { continuation.finish() }
+    /// Everything queued so far, oldest first.
+    func drain() -> [Record] {
+        queue.withLock { queue in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+    }
 
     /// Wraps a response body so its bytes are counted and the record written when it ends.
     func counting<Body: AsyncSequence & Sendable>(_ body: Body, onEnd: @escaping @Sendable (Int) -> Void) -> CountingBody<Body> where Body.Element == ByteBuffer {
@@ -55,6 +62,8 @@ struct AuditLog: Sendable {
 /// Writes queued audit records to the `bcs.audit` log until shutdown, then drains what is left.
 struct AuditWriter: Service {
     let audit: AuditLog
+    /// How long a record may wait in the queue.
+    var interval: Duration = .milliseconds(100)
     /// At `info` whatever `--log-level` says: raising the process's level must not turn auditing off.
     let logger: Logger = {
         var logger = Logger(label: "bcs.audit")
@@ -63,16 +72,20 @@ struct AuditWriter: Service {
     }()
 
     func run() async {
-        await withGracefulShutdownHandler {
-            for await record in audit.records {
-                logger.info(record.upgraded ? "session" : "proxied", metadata: [
-                    "user": "\(record.user)", "cluster": "\(record.cluster)", "verb": "\(record.verb)", "path": "\(record.path)",
-                    "status": "\(record.status)", "bytes_in": "\(record.bytesIn)", "bytes": "\(record.bytesOut)",
-                    "latency_ms": "\(record.milliseconds)",
-                ])
-            }
-        } onGracefulShutdown: {
-            audit.finish()
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            write(audit.drain())
+        }
+        write(audit.drain())
+    }
+
+    private func write(_ records: [AuditLog.Record]) {
+        for record in records {
+            logger.info(record.upgraded ? "session" : "proxied", metadata: [
+                "user": "\(record.user)", "cluster": "\(record.cluster)", "verb": "\(record.verb)", "path": "\(record.path)",
+                "status": "\(record.status)", "bytes_in": "\(record.bytesIn)", "bytes": "\(record.bytesOut)",
+                "latency_ms": "\(record.milliseconds)",
+            ])
         }
     }
 }

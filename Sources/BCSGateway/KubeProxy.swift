@@ -134,11 +134,31 @@ struct KubeProxy: Sendable {
     /// Whether a path below a cluster's prefix tries to climb out of it (`..`, `.`, encoded slashes,
     /// dots, backslashes or percent signs).
     static func leavesPrefix(_ subPath: String) -> Bool {
-        subPath.split(separator: "/", omittingEmptySubsequences: false).contains { segment in
-            let lower = segment.lowercased()
-            return segment == ".." || segment == "." || lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%25")
-                || segment.contains("\\")
+        // One pass over the bytes: this runs for every proxied request.
+        var segmentBytes = 0
+        var segmentDots = 0
+        var before: (UInt8, UInt8) = (0, 0)
+        for byte in subPath.utf8 {
+            if byte == UInt8(ascii: "/") {
+                if segmentBytes > 0, segmentBytes == segmentDots, segmentDots <= 2 { return true }
+                segmentBytes = 0
+                segmentDots = 0
+            } else {
+                if byte == UInt8(ascii: "\\") { return true }
+                segmentBytes += 1
+                if byte == UInt8(ascii: ".") { segmentDots += 1 }
+            }
+            // %2e %2f %5c %25 in either case: an encoded dot, slash, backslash or percent sign.
+            if before.0 == UInt8(ascii: "%") {
+                let (high, low) = (before.1, byte | 0x20)
+                if (high == UInt8(ascii: "2") && (low == UInt8(ascii: "e") || low == UInt8(ascii: "f") || low == UInt8(ascii: "5")))
+                    || (high == UInt8(ascii: "5") && low == UInt8(ascii: "c")) {
+                    return true
+                }
+            }
+            before = (before.1, byte)
         }
+        return segmentBytes > 0 && segmentBytes == segmentDots && segmentDots <= 2
     }
 
     /// Whether a request carries a body to stream: POST/PUT/PATCH, or any request announcing one
