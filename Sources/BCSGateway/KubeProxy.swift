@@ -192,8 +192,9 @@ struct KubeProxy: Sendable {
     /// whatever method carries it (WebSocket upgrades arrive as GET).
     static func permissionAction(_ method: HTTPRequest.Method, subPath: String, upgrade: Bool) -> String {
         if upgrade { return "POST" }
-        let last = subPath.split(separator: "/").last.map(String.init) ?? ""
-        if ["exec", "attach", "portforward", "proxy"].contains(last), subPath.contains("/pods/") || subPath.contains("/services/") || subPath.contains("/nodes/") {
+        let last = subPath.lastIndex(of: "/").map { subPath[subPath.index(after: $0)...] } ?? subPath[...]
+        if last == "exec" || last == "attach" || last == "portforward" || last == "proxy",
+           subPath.contains("/pods/") || subPath.contains("/services/") || subPath.contains("/nodes/") {
             return "POST"
         }
         return method.rawValue

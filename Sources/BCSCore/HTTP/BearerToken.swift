@@ -10,8 +10,11 @@ extension HTTPFields {
     /// The bearer token of these request headers (see `Request.bearerToken`).
     public var bearerToken: String? {
         guard let header = self[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0] == "Bearer", !parts[1].isEmpty, parts[1].utf8.count <= 512 else { return nil }
-        return String(parts[1])
+        // Runs for every proxied request: bytes, not string splitting.
+        let utf8 = header.utf8
+        guard utf8.starts(with: "Bearer ".utf8) else { return nil }
+        let token = utf8.dropFirst(7)
+        guard !token.isEmpty, token.count <= 512, !token.contains(UInt8(ascii: " ")) else { return nil }
+        return String(Substring(token))
     }
 }
