@@ -109,6 +109,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("impersonate"), help: ArgumentHelp("gateway: forward non-admin users with Impersonate-User/Group so each cluster's RBAC applies. [env: BCS_IMPERSONATE] (default: false)", valueName: "bool"))
     var impersonate: String?
 
+    @Option(name: .customLong("gateway-fast-path"), help: ArgumentHelp("gateway: carry plain GETs with a cached access decision on the connection's event loop. [env: BCS_GATEWAY_FAST_PATH] (default: true)", valueName: "bool"))
+    var gatewayFastPath: String?
+
     @Option(name: .customLong("peer-secret"), help: ArgumentHelp("gateway replicas: secret shared by every replica; requests for a cluster whose agent tunnel another replica holds are forwarded there. Prefer BCS_PEER_SECRET. [env: BCS_PEER_SECRET]", valueName: "secret"))
     var peerSecret: String?
 
@@ -132,7 +135,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("secret-key-file", secretKeyFile), ("secret-key", secretKey), ("dev-generate-secret", devGenerateSecret),
             ("bootstrap-admin", bootstrapAdmin), ("credential-poll-interval", credentialPollInterval),
             ("gateway-probe-interval", gatewayProbeInterval), ("usermanager-url", usermanagerURL), ("storage-url", storageURL),
-            ("kubeconfig-server", kubeconfigServer), ("kubeconfig-ca-file", kubeconfigCAFile), ("impersonate", impersonate),
+            ("kubeconfig-server", kubeconfigServer), ("kubeconfig-ca-file", kubeconfigCAFile), ("impersonate", impersonate), ("gateway-fast-path", gatewayFastPath),
             ("peer-secret", peerSecret), ("peer-url", peerURL), ("peer-ca-file", peerCAFile),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
