@@ -92,13 +92,9 @@ public struct KubeWatchClient: Sendable {
         var query = ["watch=1", "timeoutSeconds=\(timeoutSeconds)"]
         if bookmarks { query.append("allowWatchBookmarks=true") }
         if let resourceVersion, !resourceVersion.isEmpty { query.append("resourceVersion=" + Self.escapeQuery(resourceVersion)) }
-        let request = try makeRequest(resource.collectionPath(namespace: namespace) + "?" + query.joined(separator: "&"))
-        let response = try await httpClient.execute(request, timeout: .seconds(Int64(timeoutSeconds) + 30))
-        guard response.status == .ok else {
-            let body = (try? await response.body.collect(upTo: 64 << 10)) ?? ByteBuffer()
-            throw KubeAPIError(status: Int(response.status.code), body: body)
-        }
-        return KubeWatchStream(lines: response.body.splitLines(maximumBufferSize: maximumLineBytes))
+        return try await KubeWatchConnection.open(
+            connection, pathAndQuery: resource.collectionPath(namespace: namespace) + "?" + query.joined(separator: "&"),
+            maximumLineBytes: maximumLineBytes, deadline: .seconds(Int64(timeoutSeconds) + 30))
     }
 
     private func makeRequest(_ pathAndQuery: String) throws -> HTTPClientRequest {

@@ -1,6 +1,6 @@
-import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 
 /// One line of a watch stream, decoded.
 public enum KubeWatchEvent: Sendable, Equatable {
@@ -16,20 +16,43 @@ public enum KubeWatchEvent: Sendable, Equatable {
 }
 
 /// The events of one `watch=1` response, in order; ends when the server ends the stream.
+///
+/// Events arrive in batches decoded on the connection's event loop (`WatchLineDecoder`); the
+/// connection closes when the stream ends, fails, or the last iterator is dropped.
 public struct KubeWatchStream: AsyncSequence {
     public typealias Element = KubeWatchEvent
-    let lines: NIODecodedAsyncSequence<HTTPClientResponse.Body, NIOSplitLinesMessageDecoder>
+    /// The connection's chunks, past the first (which said the watch opened); iterate once.
+    let chunks: NIOAsyncChannelInboundStream<WatchChunk>.AsyncIterator
+    let closer: ChannelCloser
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var lines: NIODecodedAsyncSequence<HTTPClientResponse.Body, NIOSplitLinesMessageDecoder>.AsyncIterator
+        var chunks: NIOAsyncChannelInboundStream<WatchChunk>.AsyncIterator
+        var buffered: [KubeWatchEvent] = []
+        var position = 0
+        let closer: ChannelCloser
 
         public mutating func next() async throws -> KubeWatchEvent? {
-            guard let line = try await lines.next() else { return nil }
-            return try KubeWatchStream.decode(line)
+            while position == buffered.count {
+                guard let chunk = try await chunks.next() else { return nil }
+                switch chunk {
+                case .opened:
+                    continue
+                case .events(let events):
+                    buffered = events
+                    position = 0
+                case .failed(let error):
+                    closer.close()
+                    throw error
+                }
+            }
+            defer { position += 1 }
+            return buffered[position]
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(lines: lines.makeAsyncIterator()) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(chunks: chunks, closer: closer)
+    }
 
     /// Decodes one line `{"type": …, "object": …}`.
     public static func decode(_ line: ByteBuffer) throws -> KubeWatchEvent {
@@ -59,6 +82,19 @@ public struct KubeWatchStream: AsyncSequence {
             throw KubeAPIError(status: 200, reason: "BadWatchEvent", message: "unknown watch event type \(type)")
         }
     }
+}
+
+/// Closes a watch connection when nothing refers to its stream any more (a reader that stopped early).
+final class ChannelCloser: Sendable {
+    let channel: any Channel
+
+    init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    func close() { channel.close(promise: nil) }
+
+    deinit { channel.close(promise: nil) }
 }
 
 /// An apiserver answer other than success, with the `Status` reason and message when it sent one.

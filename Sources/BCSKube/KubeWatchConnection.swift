@@ -1,0 +1,70 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// One `watch=1` request on a connection of its own, read on its event loop.
+///
+/// AsyncHTTPClient multiplexes watches as HTTP/2 streams and hands every DATA frame — an apiserver
+/// sends one per event — to the reading task separately: a thread wake-up per event, most of a
+/// watcher's CPU at a thousand events a second. Here the answer is split into lines and decoded
+/// where it arrives (`WatchLineDecoder`) and reaches the reader in batches, with backpressure: the
+/// connection stops reading while the reader lags.
+enum KubeWatchConnection {
+    static let connectTimeout: TimeAmount = .seconds(5)
+
+    static func open(_ connection: KubeConnection, pathAndQuery: String, maximumLineBytes: Int, deadline: TimeAmount) async throws -> KubeWatchStream {
+        guard let server = URLComponents(string: connection.server), let host = server.host, !host.isEmpty,
+              let scheme = server.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
+            throw KubeConnectionError("the apiserver address \(connection.server) is not an http(s)://host[:port] URL")
+        }
+        let secure = scheme == "https"
+        let port = server.port ?? (secure ? 443 : 80)
+        let tls = secure ? try NIOSSLContext(configuration: try connection.tlsConfiguration()) : nil
+        let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: server.percentEncodedPath.trimmingSuffix("/") + pathAndQuery)
+        head.headers.add(name: "Host", value: server.port.map { "\(isIP && host.contains(":") ? "[\(host)]" : host):\($0)" } ?? host)
+        head.headers.add(name: "Accept", value: "application/json")
+        head.headers.add(name: "User-Agent", value: "bcs")
+        if let token = try connection.currentToken() { head.headers.add(name: "Authorization", value: "Bearer " + token) }
+
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(connectTimeout)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls { try pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: isIP ? nil : host)) }
+                    try pipeline.addHandler(HTTPRequestEncoder())
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try pipeline.addHandler(WatchLineDecoder(maximumLineBytes: maximumLineBytes, deadline: deadline))
+                    return try NIOAsyncChannel<WatchChunk, HTTPClientRequestPart>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 16))
+                    )
+                }
+            }
+        let closer = ChannelCloser(channel: channel.channel)
+        // The request goes straight to the channel; the wrapper's writer is never used (and must be finished).
+        channel.outbound.finish()
+        channel.channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        channel.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        // The first chunk says whether the apiserver accepted the watch.
+        var chunks = channel.inbound.makeAsyncIterator()
+        switch try await chunks.next() {
+        case .opened?:
+            return KubeWatchStream(chunks: chunks, closer: closer)
+        case .failed(let error)?:
+            closer.close()
+            throw error
+        case .events?, nil:
+            closer.close()
+            throw KubeWatchTransportError("the apiserver closed the watch connection before answering")
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
+}
