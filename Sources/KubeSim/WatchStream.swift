@@ -3,6 +3,7 @@ import BCSMongo
 import Hummingbird
 import HummingbirdCore
 import NIOCore
+import Synchronization
 
 /// A `watch=1` response: chunked JSON, one `{"type":…,"object":…}` per line.
 ///
@@ -16,7 +17,7 @@ struct WatchStream {
     let namespace: String?
     let bookmarkInterval: Duration
 
-    private enum Item: Sendable { case event(WatchEvent), bookmark, end }
+    fileprivate enum Item: Sendable { case event(WatchEvent), bookmark, end }
 
     func response(query: FlatDictionary<Substring, Substring>, table: Bool) async throws -> Response {
         let labels = try Selector(parsing: String(query["labelSelector"] ?? ""))
@@ -44,21 +45,30 @@ struct WatchStream {
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: line)))
         }
         let (store, type, interval) = (self.store, self.type, self.bookmarkInterval)
-        let (merged, continuation) = AsyncStream<Item>.makeStream()
+        // Producers put items in `pending` and ring the doorbell; the writer takes everything that
+        // gathered and writes it at once, so a busy stream costs one write per batch, not per event.
+        let pending = PendingItems()
+        let (doorbell, ring) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let forward = Task {
-            for await event in started.stream { continuation.yield(.event(event)) }
-            continuation.yield(.end)
+            for await event in started.stream {
+                pending.append(.event(event))
+                ring.yield()
+            }
+            pending.append(.end)
+            ring.yield()
         }
         let ticker = Task {
             guard bookmarks else { return }
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-                continuation.yield(.bookmark)
+                pending.append(.bookmark)
+                ring.yield()
             }
         }
         let timer = Task {
             try await Task.sleep(for: .seconds(timeout))
-            continuation.yield(.end)
+            pending.append(.end)
+            ring.yield()
         }
         let body = ResponseBody { writer in
             var first = true
@@ -73,20 +83,28 @@ struct WatchStream {
                 var chunk = ""
                 for event in started.replay { chunk += render(event) }
                 if !chunk.isEmpty { try await writer.write(ByteBuffer(string: chunk)) }
-                loop: for await item in merged {
-                    switch item {
-                    case .event(let event):
-                        let line = render(event)
-                        if !line.isEmpty { try await writer.write(ByteBuffer(string: line)) }
-                    case .bookmark:
-                        let rv = await store.resourceVersion
-                        let object: BSONDocument = ["kind": .string(type.kind), "apiVersion": .string(type.groupVersion),
-                                                    "metadata": .document(["resourceVersion": .string(String(rv))])]
-                        let bookmark: BSONDocument = ["type": "BOOKMARK", "object": .document(object)]
-                        try await writer.write(ByteBuffer(string: JSONText.render(bookmark) + "\n"))
-                    case .end:
-                        break loop
+                loop: for await _ in doorbell {
+                    chunk = ""
+                    var ended = false
+                    items: for item in pending.takeAll() {
+                        switch item {
+                        case .event(let event):
+                            chunk += render(event)
+                        case .bookmark:
+                            let rv = await store.resourceVersion
+                            let object: BSONDocument = ["kind": .string(type.kind), "apiVersion": .string(type.groupVersion),
+                                                        "metadata": .document(["resourceVersion": .string(String(rv))])]
+                            let bookmark: BSONDocument = ["type": "BOOKMARK", "object": .document(object)]
+                            chunk += JSONText.render(bookmark) + "\n"
+                        case .end:
+                            ended = true
+                            break items
+                        }
                     }
+                    if !chunk.isEmpty { try await writer.write(ByteBuffer(string: chunk)) }
+                    if ended { break loop }
+                    // A short pause lets a busy stream gather its next batch.
+                    try await Task.sleep(for: .milliseconds(5))
                 }
             } catch {
                 forward.cancel(); ticker.cancel(); timer.cancel()
@@ -98,5 +116,19 @@ struct WatchStream {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+/// What a watch's producers gathered for its writer, in order.
+private final class PendingItems: Sendable {
+    private let items = Mutex<[WatchStream.Item]>([])
+
+    func append(_ item: WatchStream.Item) { items.withLock { $0.append(item) } }
+
+    func takeAll() -> [WatchStream.Item] {
+        items.withLock { items in
+            defer { items.removeAll(keepingCapacity: true) }
+            return items
+        }
     }
 }

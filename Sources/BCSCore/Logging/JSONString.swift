@@ -3,6 +3,12 @@ public enum JSONString {
     /// Appends `s` as a quoted JSON string, escaping quotes, backslashes and control characters.
     public static func appendQuoted(_ s: String, to out: inout String) {
         out += "\""
+        // Most strings need no escaping: append them whole rather than scalar by scalar.
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            out += s
+            out += "\""
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
