@@ -1,6 +1,13 @@
 import BCSMongo
 import Foundation
 
+/// Where a watch's changes go, straight from the store: `deliver` is false when the watch holds
+/// `ObjectStore.watcherBuffer` undelivered changes (it is then ended); `finish` ends it.
+struct WatchSink: Sendable {
+    let deliver: @Sendable (WatchEvent) -> Bool
+    let finish: @Sendable () -> Void
+}
+
 /// Every simulated object, one global resourceVersion counter, and the watch window.
 ///
 /// An actor: each mutation stamps the next resourceVersion, records the change in the window and
@@ -13,7 +20,7 @@ actor ObjectStore {
     private var count = 0
     private(set) var resourceVersion = 1
     private var window: WatchWindow
-    private var watchers: [UUID: (resource: String, namespace: String?, continuation: AsyncStream<WatchEvent>.Continuation)] = [:]
+    private var watchers: [UUID: (resource: String, namespace: String?, sink: WatchSink)] = [:]
 
     init(maxObjects: Int, watchWindow: Int) {
         self.maxObjects = maxObjects
@@ -124,7 +131,7 @@ actor ObjectStore {
 
     /// Starts a watch: the changes to replay (all current objects as ADDED when `from` is nil),
     /// then a stream of later ones. Throws 410 Expired when `from` fell out of the window.
-    func watch(_ type: ResourceType, namespace: String?, from: Int?) throws(KubeStatus) -> (UUID, [WatchEvent], AsyncStream<WatchEvent>) {
+    func watch(_ type: ResourceType, namespace: String?, from: Int?, sink: WatchSink) throws(KubeStatus) -> (id: UUID, replay: [WatchEvent]) {
         let replay: [WatchEvent]
         if let from {
             guard let missed = window.since(from) else {
@@ -137,14 +144,13 @@ actor ObjectStore {
                            resource: type.name, namespace: $0.string("metadata", "namespace") ?? "", object: $0)
             }
         }
-        let (stream, continuation) = AsyncStream<WatchEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.watcherBuffer))
         let id = UUID()
-        watchers[id] = (type.name, namespace, continuation)
-        return (id, replay, stream)
+        watchers[id] = (type.name, namespace, sink)
+        return (id, replay)
     }
 
     func stopWatching(_ id: UUID) {
-        watchers.removeValue(forKey: id)?.continuation.finish()
+        watchers.removeValue(forKey: id)?.sink.finish()
     }
 
     private func record(_ kind: WatchEvent.Kind, _ type: ResourceType, _ namespace: String, _ object: BSONDocument, previous: BSONDocument? = nil) {
@@ -153,8 +159,8 @@ actor ObjectStore {
         for (id, watcher) in watchers where watcher.resource == type.name && (watcher.namespace == nil || watcher.namespace == namespace) {
             // A watcher too slow to keep up is ended after what it has buffered; its client
             // resumes from the last resourceVersion it saw and replays the rest from the window.
-            if case .dropped = watcher.continuation.yield(event) {
-                watchers.removeValue(forKey: id)?.continuation.finish()
+            if !watcher.sink.deliver(event) {
+                watchers.removeValue(forKey: id)?.sink.finish()
             }
         }
     }

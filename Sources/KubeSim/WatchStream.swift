@@ -36,27 +36,29 @@ struct WatchStream {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
 
-        let started: (id: UUID, replay: [WatchEvent], stream: AsyncStream<WatchEvent>)
+        // The store puts changes in `pending` and rings the doorbell; the writer takes everything
+        // that gathered and writes it at once, so a busy stream costs one write per batch, not per event.
+        let pending = PendingItems(capacity: ObjectStore.watcherBuffer)
+        let (doorbell, ring) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let sink = WatchSink(
+            deliver: { event in
+                guard pending.append(.event(event)) else { return false }
+                ring.yield()
+                return true
+            },
+            finish: {
+                pending.append(.end)
+                ring.yield()
+            })
+        let started: (id: UUID, replay: [WatchEvent])
         do throws(KubeStatus) {
-            started = try await store.watch(type, namespace: namespace, from: from)
+            started = try await store.watch(type, namespace: namespace, from: from, sink: sink)
         } catch {
             let event: BSONDocument = ["type": "ERROR", "object": .document(error.document)]
             let line = JSONText.render(event) + "\n"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: line)))
         }
         let (store, type, interval) = (self.store, self.type, self.bookmarkInterval)
-        // Producers put items in `pending` and ring the doorbell; the writer takes everything that
-        // gathered and writes it at once, so a busy stream costs one write per batch, not per event.
-        let pending = PendingItems()
-        let (doorbell, ring) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let forward = Task {
-            for await event in started.stream {
-                pending.append(.event(event))
-                ring.yield()
-            }
-            pending.append(.end)
-            ring.yield()
-        }
         let ticker = Task {
             guard bookmarks else { return }
             while !Task.isCancelled {
@@ -107,11 +109,11 @@ struct WatchStream {
                     try await Task.sleep(for: .milliseconds(5))
                 }
             } catch {
-                forward.cancel(); ticker.cancel(); timer.cancel()
+                ticker.cancel(); timer.cancel()
                 await store.stopWatching(started.id)
                 throw error
             }
-            forward.cancel(); ticker.cancel(); timer.cancel()
+            ticker.cancel(); timer.cancel()
             await store.stopWatching(started.id)
             try await writer.finish(nil)
         }
@@ -119,11 +121,24 @@ struct WatchStream {
     }
 }
 
-/// What a watch's producers gathered for its writer, in order.
+/// What a watch's producers gathered for its writer, in order; at most `capacity` changes.
 private final class PendingItems: Sendable {
     private let items = Mutex<[WatchStream.Item]>([])
+    let capacity: Int
 
-    func append(_ item: WatchStream.Item) { items.withLock { $0.append(item) } }
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// False (and nothing added) when `capacity` changes are already waiting.
+    @discardableResult
+    func append(_ item: WatchStream.Item) -> Bool {
+        items.withLock { items in
+            if case .event = item, items.count >= capacity { return false }
+            items.append(item)
+            return true
+        }
+    }
 
     func takeAll() -> [WatchStream.Item] {
         items.withLock { items in
