@@ -90,14 +90,16 @@ names=(storage "kube-sim×$clusters" "k8s-watch×$clusters" nx-27017)
 for i in 0 1 2 3; do cpu_line+="${names[$i]} $(python3 -c "print(f'{(${cpu1[$i]} - ${cpu0[$i]}) / $hz / ($t1 - $t0) * 100:.0f}')")%  "; done
 end_ms=$(python3 -c 'import time; print(int(time.time()*1000))')
 mix=$(curl -sf "http://127.0.0.1:$sport/metrics" | awk '/^bcs_storage_events_written_total/ { match($0, /result="[a-z]+"/); r = substr($0, RSTART + 8, RLENGTH - 9); printf "%s %d  ", r, $2 }')
+# How many batch requests carried them: small batches cost nx-27017 more per event.
+batches=$(curl -sf "http://127.0.0.1:$sport/metrics" | awk '/^hb_requests\{.*events\/batch.*POST/ { n += $2 } END { print n + 0 }')
 depth=$(metric bcs_k8s_watch_queue_depth); dropped=$(metric bcs_k8s_watch_events_dropped_total)
 # Stop the producers so the baseline has the server to itself.
 for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
 
-.venv/bin/python - "$depth_stats" "$mix" "$cpu_line" "$uri" "$seen0" "$seen1" "$shipped0" "$shipped1" "$t0" "$t1" "$start_ms" "$end_ms" "$depth" "$dropped" "$rate" "$clusters" <<'PY'
+.venv/bin/python - "$depth_stats" "$mix" "$cpu_line" "$uri" "$seen0" "$seen1" "$shipped0" "$shipped1" "$t0" "$t1" "$start_ms" "$end_ms" "$depth" "$dropped" "$rate" "$clusters" "$batches" <<'PY'
 import sys, time, datetime
 from pymongo import MongoClient
-depth_stats, mix, cpu_line, uri, seen0, seen1, ship0, ship1, t0, t1, start_ms, end_ms, depth, dropped, rate, clusters = sys.argv[1:]
+depth_stats, mix, cpu_line, uri, seen0, seen1, ship0, ship1, t0, t1, start_ms, end_ms, depth, dropped, rate, clusters, batches = sys.argv[1:]
 elapsed = float(t1) - float(t0)
 seen = (int(seen1) - int(seen0)) / elapsed
 ours = (int(ship1) - int(ship0)) / elapsed
@@ -154,5 +156,6 @@ print(f"event queue depth during the measurement (capacity {10000 * int(clusters
 print("verdict: " + ("the queue filled: the pipeline was the bottleneck" if full else
       "the queue never filled: the watcher kept up with kube-sim, so ours is the source's rate (a lower bound of the pipeline's)"))
 print(f"storage writes over the whole run: {mix}(an update replaces a stored event: several times an insert's cost on nx-27017)")
+print(f"batch requests to storage over the whole run: {batches}")
 print(f"CPU during the measurement (100% = one core of 2): {cpu_line}")
 PY
