@@ -59,7 +59,7 @@ struct TunnelStream: Sendable {
     }
 
     /// Bytes of DATA a pump may have written but not yet seen leave.
-    static let pumpWindow = 256 << 10
+    static let pumpWindow = 1 << 20
 
     func writeHeaders(_ headers: HPACKHeaders, endStream: Bool = false) async throws {
         try await write(.headers(.init(headers: headers, endStream: endStream)))

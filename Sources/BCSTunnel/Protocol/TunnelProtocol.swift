@@ -27,6 +27,10 @@ public enum TunnelProtocol {
     public static let streamWindow = 1 << 20
     /// Connection receive window: several streams at full speed before the connection is the limit.
     public static let connectionWindow = 16 << 20
+    /// Largest DATA frame either end accepts: a 100 MiB download in 64 KiB frames rather than 16 KiB
+    /// ones (a quarter of the frames, headers and hand-offs), while a frame still occupies the
+    /// connection for well under a millisecond, so other streams are not held up behind it.
+    public static let maxFrameSize = 64 << 10
     /// Streams one session carries at once (watches are long-lived, so this is generous).
     public static let maxConcurrentStreams = 1000
     /// Header lists of Kubernetes requests can be large (impersonation, long label selectors).
@@ -39,6 +43,7 @@ public enum TunnelProtocol {
             HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
             HTTP2Setting(parameter: .maxHeaderListSize, value: maxHeaderListSize),
             HTTP2Setting(parameter: .initialWindowSize, value: streamWindow),
+            HTTP2Setting(parameter: .maxFrameSize, value: maxFrameSize),
         ]
         connection.targetWindowSize = connectionWindow
         // Each PING is answered by the peer's stack; rate limits stay NIO's defaults.
