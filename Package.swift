@@ -319,7 +319,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BCSKubeTests",
-            dependencies: ["BCSKube"],
+            dependencies: [
+                "BCSKube",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
