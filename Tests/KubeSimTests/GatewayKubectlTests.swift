@@ -22,6 +22,11 @@ struct GatewayKubectlTests {
         #expect(applied.status == 0, "apply: \(applied.stderr)")
         let fetched = try await gateway.kubectl(version, kubeconfig, ["get", "configmap", "via-gateway", "-o", "jsonpath={.data.k}"])
         #expect(fetched.stdout == "v")
+        // kubectl speaks HTTP/2 to the TLS gateway: its repeated GETs (discovery, gets) were carried
+        // by the event-loop fast path on HTTP/2 streams, and answered as above.
+        let status = try await gateway.curl("GET", "/gateway/v1/clusters")
+        let cluster = (status.json["data"] as? [[String: Any]] ?? []).first { $0["cluster_id"] as? String == GatewayHarness.clusterID }
+        #expect((cluster?["fast_path_requests"] as? Int ?? 0) > 0, "\(status.body)")
         #expect(try await gateway.kubectl(version, kubeconfig, ["delete", "configmap", "via-gateway"]).status == 0)
         // Imperative create: kubectl 1.32+ sends protobuf, with an empty namespace when its context names none.
         let imperative = try await gateway.kubectl(version, kubeconfig, ["create", "configmap", "imperative", "--from-literal=a=b"])
