@@ -88,8 +88,18 @@ run() { # name url [header]
 run "upstream directly (TLS)" "https://127.0.0.1:$up$path"
 run "nginx proxy_pass" "http://127.0.0.1:$ngx$path"
 run "kubectl proxy" "http://127.0.0.1:$kp$path"
+# CPU per process while a row runs (100% = one core): the tunnel row has two proxies in series.
+apid=$(pgrep -f "bcs kube-agent --bke-address http://127.0.0.1:$gw" | head -1)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_pct() { python3 -c "import sys; print(f'{($2 - $1) / $(getconf CLK_TCK) / ($4 - $3) * 100:.0f}%')"; }
+g0=$(ticks "$gwpid"); t0=$(date +%s.%N)
 run "bcs gateway (ours)" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
+g1=$(ticks "$gwpid"); t1=$(date +%s.%N)
+direct_cpu="gateway $(cpu_pct "$g0" "$g1" "$t0" "$t1")"
+g0=$(ticks "$gwpid"); a0=$(ticks "$apid"); t0=$(date +%s.%N)
 run "bcs gateway, tunnel mode" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" -H "Authorization: Bearer $admin"
+g1=$(ticks "$gwpid"); a1=$(ticks "$apid"); t1=$(date +%s.%N)
+tunnel_cpu="gateway $(cpu_pct "$g0" "$g1" "$t0" "$t1"), agent $(cpu_pct "$a0" "$a1" "$t0" "$t1")"
 
 # Half of the upstream's peak rate: each connection waits between requests so the total is ~rate/2.
 peak=$(awk -F'|' '$1=="upstream directly (TLS)" {print $2}' "$results")
@@ -164,5 +174,6 @@ rows = {l.split("|")[0]: l.strip().split("|") for l in open(sys.argv[1]) if l.st
 u, g = rows["upstream at half peak"], rows["gateway at half peak"]
 print(f"at half the upstream's peak: added p50 {ms(g[2]) - ms(u[2]):.2f} ms, added p99 {ms(g[3]) - ms(u[3]):.2f} ms")
 PY
+echo "CPU (100% = one core) during the direct-mode row: $direct_cpu; during the tunnel row: $tunnel_cpu"
 echo "100 MiB GET: upstream directly ${direct_s} s, through the gateway ${gw_s} s, through the agent tunnel ${tunnel_s} s; gateway RSS before ${rss_before_big} KiB, peak so far ${hwm_big} KiB"
 echo "idle watches through the gateway: $watch_result; gateway RSS ${rss_before} KiB -> ${rss_during} KiB = $(( (rss_during - rss_before) / watches )) KiB per watch"
