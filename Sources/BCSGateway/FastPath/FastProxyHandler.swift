@@ -129,8 +129,9 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
                 connection.channel.close(promise: nil)
             }
             exchange = nil
-            // 499: the client went away before its answer ended (nginx's code for it).
-            record(gone.plan, status: gone.responseEnded ? (gone.status ?? 499) : 499, bytes: gone.bytes)
+            // 499: the client went away before its answer ended (nginx's code for it). An answer
+            // that ended was recorded then.
+            if !gone.responseEnded { record(gone.plan, status: 499, bytes: gone.bytes) }
         }
         held.removeAll()
         context.fireChannelInactive()
@@ -164,7 +165,8 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
                     self?.fallBack(id)
                     return
                 }
-                guard let self, self.exchange?.id == id, self.exchange?.connection == nil else {
+                // Only for the same exchange, still waiting for its answer (not timed out meanwhile).
+                guard let self, self.exchange?.id == id, self.exchange?.connection == nil, self.exchange?.status == nil else {
                     pool.put(connection)  // its exchange ended meanwhile; the next one can use it
                     return
                 }
