@@ -280,10 +280,20 @@ struct KubeProxy: Sendable {
     /// Responses of at most this many bytes with a known length are read whole, then answered in one write.
     static let bufferedResponseLimit = 256 << 10
 
+    /// Whether a response header is one of `droppedResponseHeaders`, in any case, without
+    /// lowercasing every name of every answer (only names of those lengths are compared).
+    static func isHopByHopResponseHeader(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2, 7, 10, 16, 17: return droppedResponseHeaders.contains(name.lowercased())
+        default: return false
+        }
+    }
+
     /// The upstream's response headers minus hop-by-hop ones.
     static func relayedHeaders(_ upstream: HTTPHeaders) -> HTTPFields {
         var headers = HTTPFields()
-        for (name, value) in upstream where !droppedResponseHeaders.contains(name.lowercased()) {
+        headers.reserveCapacity(upstream.count)
+        for (name, value) in upstream where !isHopByHopResponseHeader(name) {
             if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
         }
         return headers

@@ -35,10 +35,7 @@ struct UpstreamUpgrade {
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        let sni = url.isIPAddress ? nil : url.host
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: sni))
-                    }
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try url.tlsHandler(tls)) }
                     try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
                     try channel.pipeline.syncOperations.addHandler(UpgradeAnswerSniffer(result: result))
                 }
@@ -85,6 +82,12 @@ struct URLParts {
     }
 
     var isIPAddress: Bool { (try? SocketAddress(ipAddress: host, port: 0)) != nil }
+
+    /// The TLS client handler for this address: SNI and name check by host name, or by the
+    /// connected IP when the address is one (SNI cannot carry an IP).
+    func tlsHandler(_ context: NIOSSLContext) throws -> NIOSSLClientHandler {
+        try NIOSSLClientHandler(context: context, serverHostname: isIPAddress ? nil : host)
+    }
 }
 
 /// Just enough URL parsing for `https://host[:port][/]` (or `http://`), with IPv6 literals in brackets.

@@ -94,18 +94,21 @@ public struct KubeWatchClient: Sendable {
         if let resourceVersion, !resourceVersion.isEmpty { query.append("resourceVersion=" + Self.escapeQuery(resourceVersion)) }
         return try await KubeWatchConnection.open(
             connection, pathAndQuery: resource.collectionPath(namespace: namespace) + "?" + query.joined(separator: "&"),
-            maximumLineBytes: maximumLineBytes, deadline: .seconds(Int64(timeoutSeconds) + 30))
+            headers: try requestHeaders(), maximumLineBytes: maximumLineBytes, deadline: .seconds(Int64(timeoutSeconds) + 30))
     }
 
     private func makeRequest(_ pathAndQuery: String) throws -> HTTPClientRequest {
         var request = HTTPClientRequest(url: connection.server + pathAndQuery)
         request.method = .GET
-        request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "bcs")
-        if let token = try connection.currentToken() {
-            request.headers.add(name: "Authorization", value: "Bearer " + token)
-        }
+        request.headers = try requestHeaders()
         return request
+    }
+
+    /// What every request to the apiserver carries: JSON, our name, and the current token.
+    private func requestHeaders() throws -> HTTPHeaders {
+        var headers: HTTPHeaders = ["Accept": "application/json", "User-Agent": "bcs"]
+        if let token = try connection.currentToken() { headers.add(name: "Authorization", value: "Bearer " + token) }
+        return headers
     }
 
     private func send(_ pathAndQuery: String) async throws -> ByteBuffer {

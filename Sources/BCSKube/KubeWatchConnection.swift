@@ -14,7 +14,9 @@ import NIOSSL
 enum KubeWatchConnection {
     static let connectTimeout: TimeAmount = .seconds(5)
 
-    static func open(_ connection: KubeConnection, pathAndQuery: String, maximumLineBytes: Int, deadline: TimeAmount) async throws -> KubeWatchStream {
+    /// Opens the watch; `headers` are the client's own (accept, user agent, token), `Host` is added here.
+    static func open(_ connection: KubeConnection, pathAndQuery: String, headers: HTTPHeaders, maximumLineBytes: Int,
+                     deadline: TimeAmount) async throws -> KubeWatchStream {
         guard let server = URLComponents(string: connection.server), let host = server.host, !host.isEmpty,
               let scheme = server.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
             throw KubeConnectionError("the apiserver address \(connection.server) is not an http(s)://host[:port] URL")
@@ -25,9 +27,7 @@ enum KubeWatchConnection {
         let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: server.percentEncodedPath.trimmingSuffix("/") + pathAndQuery)
         head.headers.add(name: "Host", value: server.port.map { "\(isIP && host.contains(":") ? "[\(host)]" : host):\($0)" } ?? host)
-        head.headers.add(name: "Accept", value: "application/json")
-        head.headers.add(name: "User-Agent", value: "bcs")
-        if let token = try connection.currentToken() { head.headers.add(name: "Authorization", value: "Bearer " + token) }
+        head.headers.add(contentsOf: headers)
 
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(connectTimeout)

@@ -35,17 +35,15 @@ final class DirectRoutes: Sendable {
         table.withLock { $0[clusterID] }
     }
 
-    /// Publishes the route for an address (nil: none) and returns the published route.
-    @discardableResult
-    func publish(clusterID: String, address: String?, token: String, tls: NIOSSLContext?, served: RequestCounter) -> DirectRoute? {
+    /// Publishes the route for an address; none (and the slow path) when it cannot be used as one.
+    func publish(clusterID: String, address: String?, token: String, tls: NIOSSLContext?, served: RequestCounter) {
         guard let address, let parts = URLParts(address), parts.hasNoPath, parts.secure == (tls != nil) else {
             withdraw(clusterID)
-            return nil
+            return
         }
         let route = DirectRoute(address: parts, token: token, tls: tls, generation: generations.add(1, ordering: .relaxed).newValue,
                                 served: served)
         table.withLock { $0[clusterID] = route }
-        return route
     }
 
     func withdraw(_ clusterID: String) {

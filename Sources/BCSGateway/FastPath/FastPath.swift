@@ -66,7 +66,10 @@ struct FastPath: Sendable {
         let headers = request.headerFields
         if let length = headers[.contentLength], length != "0" { return nil }
         if headers[.transferEncoding] != nil || headers[.upgrade] != nil || headers[.expect] != nil { return nil }
-        if headers[values: .connection].contains(where: { $0.lowercased().contains("close") || $0.lowercased().contains("upgrade") }) { return nil }
+        for value in headers[values: .connection] {
+            let lower = value.lowercased()
+            if lower.contains("close") || lower.contains("upgrade") { return nil }
+        }
         if let peer = HTTPField.Name(PeerLinks.secretHeader), headers[peer] != nil { return nil }
         guard let token = headers.bearerToken else { return nil }
         let verb = KubeProxy.permissionAction(.get, subPath: subPath, upgrade: false)

@@ -260,21 +260,9 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         exchange?.timeout = nil
         exchange?.status = Int(head.status.code)
         exchange?.keepAlive = head.isKeepAlive
-        var fields = HTTPFields()
-        fields.reserveCapacity(head.headers.count)
-        for (name, value) in head.headers where !Self.isHopByHop(name) {
-            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
-        }
-        let response = HTTPResponse(status: .init(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase), headerFields: fields)
+        let response = HTTPResponse(status: .init(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase),
+                                    headerFields: KubeProxy.relayedHeaders(head.headers))
         context.write(wrapOutboundOut(.head(response)), promise: nil)
-    }
-
-    /// `KubeProxy.droppedResponseHeaders`, without lowercasing every name of every answer.
-    static func isHopByHop(_ name: String) -> Bool {
-        switch name.utf8.count {
-        case 2, 7, 10, 16, 17: return KubeProxy.droppedResponseHeaders.contains(name.lowercased())
-        default: return false
-        }
     }
 
     func upstreamBody(_ body: ByteBuffer) {

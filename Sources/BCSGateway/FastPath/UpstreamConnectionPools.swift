@@ -102,9 +102,7 @@ final class UpstreamConnectionPool {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    if let tls {
-                        try pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: address.isIPAddress ? nil : address.host))
-                    }
+                    if let tls { try pipeline.addHandler(try address.tlsHandler(tls)) }
                     try pipeline.addHandler(HTTPRequestEncoder())
                     try pipeline.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(UpstreamExchangeHandler())
