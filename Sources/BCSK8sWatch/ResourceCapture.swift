@@ -59,27 +59,31 @@ public struct ResourceCapture: Sendable {
                     version = try await relist()
                     logger.debug("listed", metadata: ["resourceVersion": "\(version ?? "")"])
                 }
-                let stream = try await client.watch(resource, namespace: namespace, resourceVersion: version, timeoutSeconds: watchTimeout)
-                failures = 0
-                loop: for try await event in stream {
-                    switch event {
-                    case .added(let object), .modified(let object):
-                        guard await handle(object, deleted: false) else { return }
-                        version = Self.resourceVersion(object) ?? version
-                    case .deleted(let object):
-                        guard await handle(object, deleted: true) else { return }
-                        version = Self.resourceVersion(object) ?? version
-                    case .bookmark(let bookmarked):
-                        version = bookmarked
-                    case .expired(let message):
-                        logger.info("watch expired (410): listing again", metadata: ["reason": "\(message)"])
-                        relists.increment()
-                        version = nil
-                        break loop
-                    case .error(let status, let message):
-                        throw KubeAPIError(status: status, reason: "WatchError", message: message)
+                // False when the queues closed (shutdown): the capture ends.
+                let goOn = try await client.watch(resource, namespace: namespace, resourceVersion: version, timeoutSeconds: watchTimeout) { stream in
+                    failures = 0
+                    for try await event in stream {
+                        switch event {
+                        case .added(let object), .modified(let object):
+                            guard await handle(object, deleted: false) else { return false }
+                            version = Self.resourceVersion(object) ?? version
+                        case .deleted(let object):
+                            guard await handle(object, deleted: true) else { return false }
+                            version = Self.resourceVersion(object) ?? version
+                        case .bookmark(let bookmarked):
+                            version = bookmarked
+                        case .expired(let message):
+                            logger.info("watch expired (410): listing again", metadata: ["reason": "\(message)"])
+                            relists.increment()
+                            version = nil
+                            return true
+                        case .error(let status, let message):
+                            throw KubeAPIError(status: status, reason: "WatchError", message: message)
+                        }
                     }
+                    return true
                 }
+                guard goOn else { return }
                 restarts.increment()
             } catch let error as KubeAPIError where error.isGone {
                 logger.info("resourceVersion gone (410): listing again", metadata: ["reason": "\(error.message)"])

@@ -83,18 +83,19 @@ public struct KubeWatchClient: Sendable {
         }
     }
 
-    /// Opens a watch of `resource` from `resourceVersion` (nil or "0": the current state as ADDED, then changes).
+    /// Watches `resource` from `resourceVersion` (nil or "0": the current state as ADDED, then
+    /// changes), handing the stream to `body`; the connection closes when `body` returns or throws.
     ///
     /// The server ends the stream after `timeoutSeconds`; the request's own deadline is 30 s later,
     /// so a connection that died silently is noticed.
-    public func watch(_ resource: KubeResource, namespace: String?, resourceVersion: String?, timeoutSeconds: Int = 300,
-                      bookmarks: Bool = true) async throws -> KubeWatchStream {
+    public func watch<Result>(_ resource: KubeResource, namespace: String?, resourceVersion: String?, timeoutSeconds: Int = 300,
+                              bookmarks: Bool = true, body: (KubeWatchStream) async throws -> Result) async throws -> Result {
         var query = ["watch=1", "timeoutSeconds=\(timeoutSeconds)"]
         if bookmarks { query.append("allowWatchBookmarks=true") }
         if let resourceVersion, !resourceVersion.isEmpty { query.append("resourceVersion=" + Self.escapeQuery(resourceVersion)) }
         return try await KubeWatchConnection.open(
             connection, pathAndQuery: resource.collectionPath(namespace: namespace) + "?" + query.joined(separator: "&"),
-            headers: try requestHeaders(), maximumLineBytes: maximumLineBytes, deadline: .seconds(Int64(timeoutSeconds) + 30))
+            headers: try requestHeaders(), maximumLineBytes: maximumLineBytes, deadline: .seconds(Int64(timeoutSeconds) + 30), body: body)
     }
 
     private func makeRequest(_ pathAndQuery: String) throws -> HTTPClientRequest {

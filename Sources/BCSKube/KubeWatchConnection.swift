@@ -4,7 +4,8 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-/// One `watch=1` request on a connection of its own, read on its event loop.
+/// One `watch=1` request on a connection of its own, read on its event loop; the connection lives
+/// for the scope of the caller's `body`.
 ///
 /// AsyncHTTPClient multiplexes watches as HTTP/2 streams and hands every DATA frame — an apiserver
 /// sends one per event — to the reading task separately: a thread wake-up per event, most of a
@@ -15,8 +16,8 @@ enum KubeWatchConnection {
     static let connectTimeout: TimeAmount = .seconds(5)
 
     /// Opens the watch; `headers` are the client's own (accept, user agent, token), `Host` is added here.
-    static func open(_ connection: KubeConnection, pathAndQuery: String, headers: HTTPHeaders, maximumLineBytes: Int,
-                     deadline: TimeAmount) async throws -> KubeWatchStream {
+    static func open<Result>(_ connection: KubeConnection, pathAndQuery: String, headers: HTTPHeaders, maximumLineBytes: Int,
+                             deadline: TimeAmount, body: (KubeWatchStream) async throws -> Result) async throws -> Result {
         guard let server = URLComponents(string: connection.server), let host = server.host, !host.isEmpty,
               let scheme = server.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
             throw KubeConnectionError("the apiserver address \(connection.server) is not an http(s)://host[:port] URL")
@@ -45,22 +46,20 @@ enum KubeWatchConnection {
                     )
                 }
             }
-        let closer = ChannelCloser(channel: channel.channel)
-        // The request goes straight to the channel; the wrapper's writer is never used (and must be finished).
-        channel.outbound.finish()
-        channel.channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        channel.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        // The first chunk says whether the apiserver accepted the watch.
-        var chunks = channel.inbound.makeAsyncIterator()
-        switch try await chunks.next() {
-        case .opened?:
-            return KubeWatchStream(chunks: chunks, closer: closer)
-        case .failed(let error)?:
-            closer.close()
-            throw error
-        case .events?, nil:
-            closer.close()
-            throw KubeWatchTransportError("the apiserver closed the watch connection before answering")
+        let request = head
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(.head(request))
+            try await outbound.write(.end(nil))
+            // The first chunk says whether the apiserver accepted the watch.
+            var chunks = inbound.makeAsyncIterator()
+            switch try await chunks.next() {
+            case .opened?:
+                return try await body(KubeWatchStream(chunks: chunks))
+            case .failed(let error)?:
+                throw error
+            case .events?, nil:
+                throw KubeWatchTransportError("the apiserver closed the watch connection before answering")
+            }
         }
     }
 }

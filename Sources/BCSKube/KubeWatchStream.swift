@@ -18,18 +18,16 @@ public enum KubeWatchEvent: Sendable, Equatable {
 /// The events of one `watch=1` response, in order; ends when the server ends the stream.
 ///
 /// Events arrive in batches decoded on the connection's event loop (`WatchLineDecoder`); the
-/// connection closes when the stream ends, fails, or the last iterator is dropped.
+/// connection closes when the stream ends or fails, or when the watch's scope ends.
 public struct KubeWatchStream: AsyncSequence {
     public typealias Element = KubeWatchEvent
     /// The connection's chunks, past the first (which said the watch opened); iterate once.
     let chunks: NIOAsyncChannelInboundStream<WatchChunk>.AsyncIterator
-    let closer: ChannelCloser
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var chunks: NIOAsyncChannelInboundStream<WatchChunk>.AsyncIterator
         var buffered: [KubeWatchEvent] = []
         var position = 0
-        let closer: ChannelCloser
 
         public mutating func next() async throws -> KubeWatchEvent? {
             while position == buffered.count {
@@ -41,7 +39,6 @@ public struct KubeWatchStream: AsyncSequence {
                     buffered = events
                     position = 0
                 case .failed(let error):
-                    closer.close()
                     throw error
                 }
             }
@@ -51,7 +48,7 @@ public struct KubeWatchStream: AsyncSequence {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(chunks: chunks, closer: closer)
+        AsyncIterator(chunks: chunks)
     }
 
     /// Decodes one line `{"type": …, "object": …}`.
@@ -82,19 +79,6 @@ public struct KubeWatchStream: AsyncSequence {
             throw KubeAPIError(status: 200, reason: "BadWatchEvent", message: "unknown watch event type \(type)")
         }
     }
-}
-
-/// Closes a watch connection when nothing refers to its stream any more (a reader that stopped early).
-final class ChannelCloser: Sendable {
-    let channel: any Channel
-
-    init(channel: any Channel) {
-        self.channel = channel
-    }
-
-    func close() { channel.close(promise: nil) }
-
-    deinit { channel.close(promise: nil) }
 }
 
 /// An apiserver answer other than success, with the `Status` reason and message when it sent one.

@@ -76,7 +76,9 @@ public struct ServeProcess: Sendable {
         if let tls = configuration.tls {
             // HTTP/2 by ALPN for kubectl's ordinary requests; exec/attach/port-forward arrive as
             // HTTP/1.1 upgrades (kubectl offers no ALPN for them) and take the HTTP/1 path.
-            server = try .http2Upgrade(tlsConfiguration: tls.configuration, additionalChannelHandlers: channelHandlers())
+            // The handlers go on HTTP/1 connections and on each HTTP/2 stream alike.
+            server = try .http2Upgrade(
+                tlsConfiguration: tls.configuration, configuration: .init(streamConfiguration: .init(additionalChannelHandlers: channelHandlers())))
         } else {
             server = .http1(configuration: .init(additionalChannelHandlers: channelHandlers()))
             logger.warning("no --tls-cert/--tls-key given: serving plain HTTP; do not expose this port beyond a trusted network")
