@@ -1,3 +1,4 @@
+import BCSCore
 import Foundation
 import Hummingbird
 import Logging
@@ -80,13 +81,17 @@ struct AuditWriter: Service {
     }
 
     private func write(_ records: [AuditLog.Record]) {
-        for record in records {
-            logger.info(record.upgraded ? "session" : "proxied", metadata: [
-                "user": "\(record.user)", "cluster": "\(record.cluster)", "verb": "\(record.verb)", "path": "\(record.path)",
-                "status": "\(record.status)", "bytes_in": "\(record.bytesIn)", "bytes": "\(record.bytesOut)",
-                "latency_ms": "\(record.milliseconds)",
-            ])
+        LogSink.batching {
+            for record in records { write(record) }
         }
+    }
+
+    private func write(_ record: AuditLog.Record) {
+        logger.info(record.upgraded ? "session" : "proxied", metadata: [
+            "user": "\(record.user)", "cluster": "\(record.cluster)", "verb": "\(record.verb)", "path": "\(record.path)",
+            "status": "\(record.status)", "bytes_in": "\(record.bytesIn)", "bytes": "\(record.bytesOut)",
+            "latency_ms": "\(record.milliseconds)",
+        ])
     }
 }
 

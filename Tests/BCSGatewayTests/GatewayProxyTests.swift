@@ -154,6 +154,22 @@ struct GatewayProxyTests {
         #expect(limit1.lowerBound < posted.lowerBound && posted.lowerBound < limit3.lowerBound, "answers in request order: \(received)")
         #expect(received.components(separatedBy: "HTTP/1.1 200").count == 3 && received.contains("HTTP/1.1 201"), "\(received)")
 
+        // A client that half-closes right after its GET still gets the answer (the fast path reads on
+        // while it runs, so it sees the end of input before the answer is sent).
+        let halfClosing = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+            }
+        }
+        let answered = try await halfClosing.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "GET /tunnels/clusters/BCS-K8S-FAST/api/v1/namespaces?limit=5 HTTP/1.1\r\n\(auth)\r\n"))
+            outbound.finish()
+            var all = ""
+            for try await chunk in inbound { all += String(buffer: chunk) }
+            return all
+        }
+        #expect(answered.hasPrefix("HTTP/1.1 200") && answered.contains(#""query":"limit=5""#), "\(answered)")
+
         // A new token in a credential report reaches the next fast-path request.
         let registerToken = try #require((try await gateway.call(.GET, "/bcsapi/v4/usermanager/v1/clusters/BCS-K8S-FAST/register_tokens").data as? [String: Any])?["token"] as? String)
         let report = try JSONSerialization.data(withJSONObject: [

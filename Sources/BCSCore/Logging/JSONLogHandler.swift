@@ -74,39 +74,3 @@ public struct JSONLogHandler: LogHandler {
         Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date())
     }
 }
-
-/// Where log lines go: a file descriptor (stderr by default) or, in tests, memory.
-public final class LogSink: Sendable {
-    /// The descriptor written to; -1 keeps lines in `captured` instead.
-    private let fd: Int32
-    private let captured = Mutex<[String]>([])
-
-    public static let standardError = LogSink(fd: 2)
-
-    public init(fd: Int32) {
-        self.fd = fd
-    }
-
-    /// A sink that keeps lines in memory, for tests.
-    public init(capturing: Void) {
-        self.fd = -1
-    }
-
-    public var lines: [String] { captured.withLock { $0 } }
-
-    func write(_ line: String) {
-        if fd < 0 {
-            captured.withLock { $0.append(line) }
-            return
-        }
-        var line = line
-        line.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { return }
-                offset += n
-            }
-        }
-    }
-}

@@ -10,8 +10,8 @@ import NIOHTTPTypes
 ///
 /// It sits in the server pipeline after the HTTP codec and before Hummingbird's handler, on HTTP/1
 /// connections and HTTP/2 streams alike. Order on a connection is kept: a request takes the fast
-/// path only when no request is in flight on the slow path, and while a fast exchange runs the
-/// connection reads nothing more (a pipelined request already decoded waits here). A failure
+/// path only when no request is in flight on the slow path, and a request arriving while a fast
+/// exchange runs waits here (the connection then stops reading until it is passed on). A failure
 /// before the apiserver's answer began — no connection, a pooled connection found closed twice —
 /// sends the request down the slow path, which fails over between addresses and explains errors;
 /// after the answer began, the client's connection is closed as the upstream's was.
@@ -53,6 +53,8 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     /// Parts that arrived while a fast exchange ran (HTTP/1 pipelining), in order.
     private var held: [HTTPRequestPart] = []
     private var readHeld = false
+    /// The client half-closed while an exchange ran: passed on once its answer has gone out.
+    private var inputClosedHeld = false
 
     init(fastPath: FastPath) {
         self.fastPath = fastPath
@@ -99,12 +101,25 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         context.fireChannelRead(wrapInboundOut(part))
     }
 
+    /// Reads go on during an exchange (so a client leaving is noticed, and the socket's read interest
+    /// is not dropped and re-added for every request); they stop only once a pipelined request is
+    /// waiting in `held`, which bounds it to one read's worth of parts.
     func read(context: ChannelHandlerContext) {
-        if exchange != nil {
+        if exchange != nil, !held.isEmpty {
             readHeld = true
         } else {
             context.read()
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A client that half-closes after its request still wants the answer; Hummingbird, told
+        // now, would end the connection under the running exchange.
+        if let event = event as? ChannelEvent, event == .inputClosed, exchange != nil || !held.isEmpty {
+            inputClosedHeld = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -240,7 +255,11 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
             for part in waiting { deliver(part, context: context) }
             context.fireChannelReadComplete()
         }
-        if exchange == nil, readHeld {
+        guard exchange == nil else { return }
+        if inputClosedHeld {
+            inputClosedHeld = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        } else if readHeld {
             readHeld = false
             context.read()
         }

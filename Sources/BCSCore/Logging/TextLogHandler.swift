@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Writes each log record as one line of text, in the layout of swift-log's `StreamLogHandler`:
+/// `2026-11-28T04:29:15+0000 info bcs.audit: key=value … [Module] message`.
+///
+/// Why not `StreamLogHandler` itself: it formats the time with `localtime`, which looks up the
+/// time zone file (a `stat(2)`) on every line, and it cannot batch. The gateway logs an audit line
+/// per request, so both showed up in its profile. Times here are UTC, formatted once per second.
+public struct TextLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let sink: LogSink
+
+    public init(label: String, level: Logger.Level, sink: LogSink = .standardError, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+        self.metadataProvider = metadataProvider
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        if let error = event.error {
+            merged["error.message"] = "\(error)"
+            merged["error.type"] = "\(String(reflecting: type(of: error)))"
+        }
+        var line = Self.timestamp()
+        line += " "
+        line += event.level.rawValue
+        if !label.isEmpty { line += " " + label }
+        line += ":"
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            line += " \(key)=\(value)"
+        }
+        line += " [\(event.source)] \(event.message)\n"
+        sink.write(line)
+    }
+
+    private static let lastSecond = Mutex<(second: Int, text: String)>((-1, ""))
+
+    /// The current time as `YYYY-MM-DDTHH:MM:SS+0000`, made at most once per second.
+    static func timestamp() -> String {
+        var now = time(nil)
+        let second = Int(now)
+        if let cached = lastSecond.withLock({ $0.second == second ? $0.text : nil }) { return cached }
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S+0000", &parts)
+        let text = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        lastSecond.withLock { $0 = (second, text) }
+        return text
+    }
+}
