@@ -116,6 +116,7 @@ let package = Package(
             name: "BCSGateway",
             dependencies: [
                 "BCSCore",
+                "BCSKube",
                 "BCSTunnel",
                 "BCSUserManager",
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,9 +1,10 @@
 import AsyncHTTPClient
 import BCSCore
+import BCSKube
 import BCSMongo
 import BCSTunnel
-import Foundation
 import BCSUserManager
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore

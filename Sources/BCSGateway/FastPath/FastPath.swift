@@ -1,4 +1,5 @@
 import BCSCore
+import BCSKube
 import BCSTunnel
 import BCSUserManager
 import HTTPTypes

@@ -1,6 +1,7 @@
+import BCSKube
 import Foundation
-import Metrics
 import HTTPTypes
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
@@ -172,7 +173,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         guard let pool, let current = exchange else { return }
         let id = current.id
         let generation = current.plan.route.generation
-        pool.connect(current.plan.route).assumeIsolated().whenComplete { [weak self] result in
+        pool.connect(host: current.plan.route.address.host, port: current.plan.route.address.port, tls: current.plan.route.tls).assumeIsolated().whenComplete { [weak self] result in
             switch result {
             case .success(let channel):
                 guard let connection = try? pool.adopt(channel, generation: generation) else {

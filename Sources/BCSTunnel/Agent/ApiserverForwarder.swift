@@ -23,6 +23,9 @@ final class ApiserverForwarder: Sendable {
     let tokens: TokenCache
     let logger: Logger
     let server: (host: String, port: Int, authority: String)
+    /// What the streams served on their event loop (`ApiserverStreamHandler`) need.
+    let route: ApiserverRoute
+    private let connections = UpstreamConnectionPools()
 
     init(kube: KubeConnection, tokenPeriod: Duration, logger: Logger) throws {
         self.kube = kube
@@ -33,11 +36,18 @@ final class ApiserverForwarder: Sendable {
         guard let url = URL(string: kube.server), let host = url.host else {
             throw AgentError.configuration("the apiserver address \(kube.server) is not a URL")
         }
-        let port = url.port ?? 443
-        self.server = (host, port, (host.contains(":") ? "[\(host)]" : host) + ":\(port)")
+        let secure = url.scheme?.lowercased() != "http"
+        let port = url.port ?? (secure ? 443 : 80)
+        let authority = (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+        self.server = (host, port, authority)
+        var prefix = url.path
+        while prefix.hasSuffix("/") { prefix.removeLast() }
+        self.route = ApiserverRoute(host: host, port: port, authority: authority, pathPrefix: prefix, tls: secure ? sslContext : nil,
+                                    tokens: tokens, connections: connections, logger: logger, server: kube.server)
     }
 
     func shutdown() async {
+        connections.closeIdle()
         try? await client.shutdown()
     }
 
@@ -110,13 +120,24 @@ final class ApiserverForwarder: Sendable {
 
     /// A Kubernetes `Status` answer from the agent itself (the apiserver never saw the request).
     func respondError(_ stream: TunnelStream, status: Int, message: String) async throws {
-        let reason = status == 400 ? "BadRequest" : status == 503 ? "ServiceUnavailable" : "BadGateway"
-        let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: " ")
-        let body = #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"\#(escaped)","reason":"\#(reason)","code":\#(status)}"#
-        let block = TunnelHeaders.responseBlock(status: status, fields: [("content-type", "application/json"), ("content-length", String(body.utf8.count))])
+        let (block, body) = Self.statusAnswer(status: status, message: message)
         try await stream.writeHeaders(block)
-        try await stream.writeData(ByteBuffer(string: body), endStream: true)
+        try await stream.writeData(body, endStream: true)
+    }
+
+    /// The header block and body of a Kubernetes `Status` answer.
+    static func statusAnswer(status: Int, message: String) -> (HPACKHeaders, ByteBuffer) {
+        let reason = switch status {
+        case 400: "BadRequest"
+        case 503: "ServiceUnavailable"
+        case 504: "Timeout"
+        default: "BadGateway"
+        }
+        var body = #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"#
+        JSONString.appendQuoted(message, to: &body)
+        body += #","reason":"\#(reason)","code":\#(status)}"#
+        let block = TunnelHeaders.responseBlock(status: status, fields: [("content-type", "application/json"), ("content-length", String(body.utf8.count))])
+        return (block, ByteBuffer(string: body))
     }
 
     // MARK: Upgrades

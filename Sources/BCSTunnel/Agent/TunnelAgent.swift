@@ -91,7 +91,7 @@ public final class TunnelAgent: Sendable {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let (channel, streams) = try await connect(tls: tls)
+                let (channel, streams) = try await connect(tls: tls, route: forwarder.route)
                 failures = 0
                 Self.connects.increment()
                 logger.info("agent: tunnel up", metadata: ["gateway": "\(configuration.gateway.authority)"])
@@ -114,8 +114,9 @@ public final class TunnelAgent: Sendable {
         await forwarder.shutdown()
     }
 
-    /// Dials, handshakes and installs the HTTP/2 server; returns the connection and its inbound streams.
-    func connect(tls: NIOSSLContext?) async throws -> (any Channel, AsyncStream<TunnelStream>) {
+    /// Dials, handshakes and installs the HTTP/2 server; returns the connection and the inbound
+    /// streams the event loop did not serve itself (requests with a body, upgrades).
+    func connect(tls: NIOSSLContext?, route: ApiserverRoute) async throws -> (any Channel, AsyncStream<TunnelStream>) {
         let configuration = self.configuration
         let gateway = configuration.gateway
         let key = TunnelHandshake.makeKey()
@@ -160,10 +161,11 @@ public final class TunnelAgent: Sendable {
             try await channel.eventLoop.submit {
                 _ = try installHTTP2(on: channel, after: activity.value, mode: .server, stats: stats, logger: logger) { stream in
                     stream.eventLoop.makeCompletedFuture {
-                        let tunnelStream = try TunnelStream.install(on: stream, mode: .message, headDecidesMode: true)
                         stats.streamOpened()
                         stream.closeFuture.whenComplete { _ in stats.streamClosed() }
-                        continuation.yield(tunnelStream)
+                        try stream.pipeline.syncOperations.addHandler(ApiserverStreamHandler(route: route) {
+                            continuation.yield(try TunnelStream.install(on: stream, mode: .message, headDecidesMode: true))
+                        })
                     }
                 }
             }.get()

@@ -1,8 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
-/// What receives an apiserver's answer on the fast path (the client connection's `FastProxyHandler`).
-protocol UpstreamResponseReceiver: AnyObject {
+/// What receives an apiserver's answer: the handler of the request's own connection or stream.
+public protocol UpstreamResponseReceiver: AnyObject {
     func upstreamHead(_ head: HTTPResponseHead)
     func upstreamBody(_ body: ByteBuffer)
     func upstreamEnd()
@@ -16,15 +16,15 @@ protocol UpstreamResponseReceiver: AnyObject {
 ///
 /// Between exchanges the connection sits in its pool with a read outstanding, so an apiserver
 /// closing it is noticed at once (and anything it sends unasked closes it).
-final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
+public final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPClientResponsePart
 
     private var receiver: (any UpstreamResponseReceiver)?
     private var onIdleClose: (() -> Void)?
     private var context: ChannelHandlerContext?
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    public func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    public func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func begin(_ receiver: any UpstreamResponseReceiver) {
         self.receiver = receiver
@@ -39,9 +39,9 @@ final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     /// Detaches the current exchange without telling it (it is going away itself).
-    func abandon() { receiver = nil }
+    public func abandon() { receiver = nil }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let receiver else {
             context.close(promise: nil)
             return
@@ -58,11 +58,11 @@ final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    public func channelReadComplete(context: ChannelHandlerContext) {
         receiver?.upstreamReadComplete()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         if let receiver {
             self.receiver = nil
             receiver.upstreamClosed()
@@ -73,7 +73,7 @@ final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChannelHand
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 }

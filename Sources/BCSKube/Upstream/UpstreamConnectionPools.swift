@@ -4,15 +4,18 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// Keep-alive HTTP/1.1 connections to apiservers for the fast path, one pool per event loop.
+/// Keep-alive HTTP/1.1 connections to apiservers, one pool per event loop, for proxies that run a
+/// request on its event loop (the gateway's fast path, the agent's tunnel streams).
 ///
 /// A connection is dialled on the loop of the client connection that needs it and only ever used
 /// there, so a request and its upstream exchange never leave that thread.
-final class UpstreamConnectionPools: Sendable {
+public final class UpstreamConnectionPools: Sendable {
+    public init() {}
+
     private let pools = Mutex<[ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]>([:])
 
     /// The pool of `eventLoop`; call on that loop.
-    func pool(on eventLoop: any EventLoop) -> UpstreamConnectionPool {
+    public func pool(on eventLoop: any EventLoop) -> UpstreamConnectionPool {
         let bound = pools.withLock { pools in
             let key = ObjectIdentifier(eventLoop)
             if let found = pools[key] { return found }
@@ -24,7 +27,7 @@ final class UpstreamConnectionPools: Sendable {
     }
 
     /// Closes every idle connection (in-flight ones close when their exchange ends or fails).
-    func closeIdle() {
+    public func closeIdle() {
         for bound in pools.withLock({ Array($0.values) }) {
             bound.eventLoop.execute { bound.value.closeAll() }
         }
@@ -32,8 +35,8 @@ final class UpstreamConnectionPools: Sendable {
 }
 
 /// The idle connections of one event loop, by route generation. Used only on that loop.
-final class UpstreamConnectionPool {
-    let eventLoop: any EventLoop
+public final class UpstreamConnectionPool {
+    public let eventLoop: any EventLoop
     private var idle: [Int: [UpstreamConnection]] = [:]
     private var idleCount = 0
 
@@ -50,7 +53,7 @@ final class UpstreamConnectionPool {
     }
 
     /// The most recently used idle connection for the route, if any.
-    func take(generation: Int) -> UpstreamConnection? {
+    public func take(generation: Int) -> UpstreamConnection? {
         while let connection = idle[generation]?.popLast() {
             idleCount -= 1
             connection.idleTimer?.cancel()
@@ -61,7 +64,7 @@ final class UpstreamConnectionPool {
     }
 
     /// Takes back a connection whose exchange ended cleanly; it waits for the next request.
-    func put(_ connection: UpstreamConnection) {
+    public func put(_ connection: UpstreamConnection) {
         guard connection.channel.isActive, idleCount < Self.maximumIdle, (idle[connection.generation]?.count ?? 0) < Self.maximumIdlePerRoute else {
             connection.channel.close(promise: nil)
             return
@@ -84,17 +87,17 @@ final class UpstreamConnectionPool {
         idleCount -= 1
     }
 
-    func closeAll() {
+    public func closeAll() {
         let all = idle.values.flatMap { $0 }
         idle = [:]
         idleCount = 0
         for connection in all { connection.channel.close(promise: nil) }
     }
 
-    /// Dials the route's apiserver from this loop; `adopt` the channel on the loop once connected.
-    func connect(_ route: DirectRoute) -> EventLoopFuture<any Channel> {
-        let address = route.address
-        let tls = route.tls
+    /// Dials an apiserver from this loop (TLS when `tls` is given: SNI and name check by host name,
+    /// by the connected IP when `host` is one); `adopt` the channel on the loop once connected.
+    public func connect(host: String, port: Int, tls: NIOSSLContext?) -> EventLoopFuture<any Channel> {
+        let serverHostname = (try? SocketAddress(ipAddress: host, port: 0)) != nil ? nil : host
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(Self.connectTimeout)
             .channelOption(ChannelOptions.autoRead, value: false)
@@ -102,27 +105,27 @@ final class UpstreamConnectionPool {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    if let tls { try pipeline.addHandler(try address.tlsHandler(tls)) }
+                    if let tls { try pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverHostname)) }
                     try pipeline.addHandler(HTTPRequestEncoder())
                     try pipeline.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(UpstreamExchangeHandler())
                 }
             }
-            .connect(host: address.host, port: address.port)
+            .connect(host: host, port: port)
     }
 
     /// The connection object of a channel `connect` made; call on the loop.
-    func adopt(_ channel: any Channel, generation: Int) throws -> UpstreamConnection {
+    public func adopt(_ channel: any Channel, generation: Int) throws -> UpstreamConnection {
         UpstreamConnection(channel: channel, exchange: try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self),
                            generation: generation)
     }
 }
 
 /// One keep-alive connection to an apiserver and the handler that hands its responses on.
-final class UpstreamConnection {
-    let channel: any Channel
-    let exchange: UpstreamExchangeHandler
-    let generation: Int
+public final class UpstreamConnection {
+    public let channel: any Channel
+    public let exchange: UpstreamExchangeHandler
+    public let generation: Int
     var idleTimer: Scheduled<Void>?
 
     init(channel: any Channel, exchange: UpstreamExchangeHandler, generation: Int) {
@@ -132,7 +135,7 @@ final class UpstreamConnection {
     }
 
     /// Sends a request without a body and asks for the answer.
-    func send(_ head: HTTPRequestHead, to receiver: any UpstreamResponseReceiver) {
+    public func send(_ head: HTTPRequestHead, to receiver: any UpstreamResponseReceiver) {
         exchange.begin(receiver)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
