@@ -37,6 +37,16 @@ struct TunnelIntegrationTests {
         #expect(namespaces.head.status == .ok && namespaces.head.headerFields[.contentType]?.hasPrefix("application/json") == true)
         #expect(try await text(namespaces).contains("kube-system"))
 
+        // Plain GETs reuse the agent's keep-alive connections to the apiserver: 20 requests in a row
+        // leave the sockets of a connection or two (both ends, TIME_WAIT included), not one per request.
+        let simPort = try #require(URL(string: session.params.address)?.port)
+        for n in 0..<20 {
+            let answer = try await session.send(F.request(.get, "/api/v1/namespaces?limit=\(n + 1)"))
+            #expect(answer.head.status == .ok)
+            _ = try await text(answer)
+        }
+        #expect(socketsTowards(port: simPort) <= 4, "sockets to the apiserver: \(socketsTowards(port: simPort))")
+
         // A watch relayed event by event while it stays open.
         let watch = try await session.send(F.request(.get, "/api/v1/namespaces/default/configmaps?watch=1"))
         #expect(watch.head.status == .ok)
@@ -275,4 +285,15 @@ final class CollectingHandler: ChannelInboundHandler {
     init(_ collector: ByteCollector) { self.collector = collector }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { collector.append(unwrapInboundIn(data)) }
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {}
+}
+
+/// Socket ends of this host on either side of a TCP connection with 127.0.0.1:`port`, in any
+/// state but LISTEN (TIME_WAIT included: whichever end closed first keeps one), from /proc/net/tcp.
+private func socketsTowards(port: Int) -> Int {
+    let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+    let end = "0100007F:" + String(format: "%04X", port)
+    return table.split(separator: "\n").dropFirst().filter { line in
+        let columns = line.split(separator: " ")
+        return columns.count > 3 && (columns[1] == end || columns[2] == end) && columns[3] != "0A"
+    }.count
 }
