@@ -60,6 +60,11 @@ struct GatewayTunnelTests {
         #expect(try await gateway.kubectl(version, kubeconfig, ["create", "-f", manifest]).status == 0)
         #expect(try await gateway.kubectl(version, kubeconfig, ["apply", "-f", manifest]).status == 0)
         #expect(try await gateway.kubectl(version, kubeconfig, ["get", "configmap", "via-tunnel", "-o", "jsonpath={.data.k}"]).stdout == "v")
+        // kubectl's repeated GETs were carried as tunnel streams by the event-loop fast path, and answered as above.
+        let metrics = try await gateway.curl("GET", "/metrics").body
+        let carried = metrics.split(separator: "\n").first { $0.hasPrefix("bcs_gateway_fast_path_tunnel_requests_total ") }
+            .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0
+        #expect(carried > 0, "\(metrics.split(separator: "\n").filter { $0.contains("fast_path") })")
         #expect(try await gateway.kubectl(version, kubeconfig, ["delete", "configmap", "via-tunnel"]).status == 0)
 
         let watcher = try gateway.startKubectl(version, kubeconfig, ["get", "pods", "-w"])

@@ -5,6 +5,7 @@ import BCSUserManager
 import HTTPTypes
 import Metrics
 import NIOCore
+import NIOHPACK
 import NIOHTTP1
 import Synchronization
 
@@ -13,12 +14,13 @@ import Synchronization
 /// The ordinary proxy (`KubeProxy`) runs each request as a task: the request crosses from the
 /// connection's event loop to Swift Concurrency's pool, to the upstream connection's loop and back,
 /// four thread wake-ups per request, which capped the gateway at a third of nginx's rate. The fast
-/// path takes the commonest request, a plain GET to a direct-mode cluster, whose every decision is
-/// already known without waiting: the caller's access decision is cached (`DecisionCache`), the
-/// cluster has no live tunnel here nor (as far as a fresh lookup knows) on another replica, and its
-/// actor has published a `DirectRoute`. Anything else — a first request of a token, a watch, a
-/// body, an upgrade, a tunnel, a peer hop, a refusal — returns nil and takes the ordinary path,
-/// which also answers every error, so both paths answer alike.
+/// path takes the commonest request, a plain GET, whose every decision is already known without
+/// waiting: the caller's access decision is cached (`DecisionCache`), and either the cluster has a
+/// live agent tunnel here (the request becomes a stream of it, `TunnelRelayStream`) or it has none
+/// here nor (as far as a fresh lookup knows) on another replica and its actor has published a
+/// `DirectRoute`. Anything else — a first request of a token, a watch, a body, an upgrade, a peer
+/// hop, a refusal — returns nil and takes the ordinary path, which also answers every error, so
+/// both paths answer alike.
 struct FastPath: Sendable {
     let decisions: DecisionCache
     let tunnels: TunnelPool
@@ -33,8 +35,14 @@ struct FastPath: Sendable {
 
     /// A request the fast path will carry: where it goes and what to send.
     struct Plan {
-        let route: DirectRoute
-        let head: HTTPRequestHead
+        enum Target {
+            /// To the apiserver over a pooled connection, with this head.
+            case direct(DirectRoute, HTTPRequestHead)
+            /// Through the agent tunnel, as a stream with this header block.
+            case tunnel(TunnelSession, HPACKHeaders)
+        }
+
+        let target: Target
         let clusterID: String
         let subPath: String
         let user: String
@@ -76,11 +84,24 @@ struct FastPath: Sendable {
         let verb = KubeProxy.permissionAction(.get, subPath: subPath, upgrade: false)
         guard let decision = decisions.cached(token: token, cluster: clusterID, verb: verb), case .allowed(user: let user, admin: let admin) = decision else { return nil }
         if !admin, headers.contains(where: { $0.name.canonicalName.hasPrefix("impersonate-") }) { return nil }
-        guard tunnels.session(for: clusterID) == nil else { return nil }
+        let routeName = prefix + "{cluster_id}/**"
+        let upstreamURI = String(subPath) + (query.map { "?\($0)" } ?? "")
+        // A live agent tunnel wins, as on the ordinary path.
+        if let session = tunnels.session(for: clusterID) {
+            var fields = HTTPFields()
+            fields.reserveCapacity(headers.count + 3)
+            for field in headers where !KubeProxy.droppedRequestHeaders.contains(field.name.canonicalName) { fields.append(field) }
+            for (name, value) in KubeProxy.identityHeaders(of: .init(user: user, admin: admin), from: headers, impersonate: impersonate) {
+                if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+            }
+            let head = HTTPRequest(method: .get, scheme: "https", authority: "kubernetes", path: upstreamURI, headerFields: fields)
+            return Plan(target: .tunnel(session, TunnelHeaders.requestBlock(head, upgrade: nil)), clusterID: clusterID, subPath: subPath,
+                        user: user, verb: verb, routeName: routeName, started: .now)
+        }
         if let directory, !directory.knownUnowned(clusterID) { return nil }
         guard let route = routes.route(for: clusterID) else { return nil }
 
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: String(subPath) + (query.map { "?\($0)" } ?? ""))
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: upstreamURI)
         head.headers.reserveCapacity(headers.count + 3)
         head.headers.add(name: "Host", value: route.address.hostHeader)
         for field in headers where !KubeProxy.droppedRequestHeaders.contains(field.name.canonicalName) {
@@ -90,8 +111,8 @@ struct FastPath: Sendable {
         for (name, value) in KubeProxy.identityHeaders(of: .init(user: user, admin: admin), from: headers, impersonate: impersonate) {
             head.headers.add(name: name, value: value)
         }
-        return Plan(route: route, head: head, clusterID: clusterID, subPath: subPath, user: user, verb: verb,
-                    routeName: prefix + "{cluster_id}/**", started: .now)
+        return Plan(target: .direct(route, head), clusterID: clusterID, subPath: subPath, user: user, verb: verb,
+                    routeName: routeName, started: .now)
     }
 }
 
@@ -105,6 +126,8 @@ final class FastPathMetrics: Sendable {
 
     private let table = Mutex<[Key: (Counter, Timer)]>([:])
     let fastRequests = Counter(label: "bcs_gateway_fast_path_requests_total")
+    /// Of those, the ones carried through an agent tunnel.
+    let tunnelRequests = Counter(label: "bcs_gateway_fast_path_tunnel_requests_total")
     let fallbacks = Counter(label: "bcs_gateway_fast_path_fallbacks_total")
 
     func record(route: String, status: Int, since started: ContinuousClock.Instant) {

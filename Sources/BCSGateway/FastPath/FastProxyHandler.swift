@@ -1,4 +1,5 @@
 import BCSKube
+import BCSTunnel
 import Foundation
 import HTTPTypes
 import Metrics
@@ -30,7 +31,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         let plan: FastPath.Plan
         let request: HTTPRequest
         var requestEnded = false
-        var connection: UpstreamConnection?
+        var upstream: Upstream?
         var reused = false
         var retried = false
         /// The upstream's status, once its head went to the client.
@@ -130,9 +131,9 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, exchange?.waitingForWritability == true, let connection = exchange?.connection {
+        if context.channel.isWritable, exchange?.waitingForWritability == true, let upstream = exchange?.upstream {
             exchange?.waitingForWritability = false
-            connection.channel.read()
+            upstream.read()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -140,10 +141,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     func channelInactive(context: ChannelHandlerContext) {
         if let gone = exchange {
             gone.timeout?.cancel()
-            if let connection = gone.connection {
-                connection.exchange.abandon()
-                connection.channel.close(promise: nil)
-            }
+            gone.upstream?.abandon()
             exchange = nil
             // 499: the client went away before its answer ended (nginx's code for it). An answer
             // that ended was recorded then.
@@ -162,18 +160,35 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         exchange?.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: Self.responseTimeout) { [weak self] in
             self?.timedOut(id)
         }
-        if let connection = pool?.take(generation: plan.route.generation) {
-            send(on: connection, reused: true)
-        } else {
-            dial()
+        switch plan.target {
+        case .direct(let route, _):
+            if let connection = pool?.take(generation: route.generation) {
+                send(on: connection, reused: true)
+            } else {
+                dial(route)
+            }
+        case .tunnel(let session, let headers):
+            fastPath.metrics.tunnelRequests.increment()
+            session.openRelayStream(headers: headers, to: self, on: context.eventLoop).assumeIsolated().whenComplete { [weak self] result in
+                switch result {
+                case .success(let stream):
+                    guard let self, self.exchange?.id == id, self.exchange?.upstream == nil, self.exchange?.status == nil else {
+                        stream.abandon()  // its exchange ended meanwhile (timed out, client gone)
+                        return
+                    }
+                    self.exchange?.upstream = .tunnel(stream)
+                case .failure:
+                    self?.fallBack(id)  // the session closed: the ordinary path picks another way or explains
+                }
+            }
         }
     }
 
-    private func dial() {
+    private func dial(_ route: DirectRoute) {
         guard let pool, let current = exchange else { return }
         let id = current.id
-        let generation = current.plan.route.generation
-        pool.connect(host: current.plan.route.address.host, port: current.plan.route.address.port, tls: current.plan.route.tls).assumeIsolated().whenComplete { [weak self] result in
+        let generation = route.generation
+        pool.connect(host: route.address.host, port: route.address.port, tls: route.tls).assumeIsolated().whenComplete { [weak self] result in
             switch result {
             case .success(let channel):
                 guard let connection = try? pool.adopt(channel, generation: generation) else {
@@ -182,7 +197,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
                     return
                 }
                 // Only for the same exchange, still waiting for its answer (not timed out meanwhile).
-                guard let self, self.exchange?.id == id, self.exchange?.connection == nil, self.exchange?.status == nil else {
+                guard let self, self.exchange?.id == id, self.exchange?.upstream == nil, self.exchange?.status == nil else {
                     pool.put(connection)  // its exchange ended meanwhile; the next one can use it
                     return
                 }
@@ -194,20 +209,17 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     private func send(on connection: UpstreamConnection, reused: Bool) {
-        guard let plan = exchange?.plan else { return }
-        exchange?.connection = connection
+        guard case .direct(_, let head) = exchange?.plan.target else { return }
+        exchange?.upstream = .pooled(connection)
         exchange?.reused = reused
-        connection.send(plan.head, to: self)
+        connection.send(head, to: self)
     }
 
     /// Hands the request to the slow path; only before any of the answer went out.
     private func fallBack(_ id: Int) {
         guard let failed = exchange, failed.id == id, failed.status == nil, let context else { return }
         failed.timeout?.cancel()
-        if let connection = failed.connection {
-            connection.exchange.abandon()
-            connection.channel.close(promise: nil)
-        }
+        failed.upstream?.abandon()
         exchange = nil
         fastPath.metrics.fallbacks.increment()
         slowUnanswered += 1
@@ -223,11 +235,8 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
 
     private func timedOut(_ id: Int) {
         guard let late = exchange, late.id == id, late.status == nil, let context else { return }
-        if let connection = late.connection {
-            connection.exchange.abandon()
-            connection.channel.close(promise: nil)
-        }
-        exchange?.connection = nil
+        late.upstream?.abandon()
+        exchange?.upstream = nil
         let body = KubeStatus.gatewayTimeout("cluster \(late.plan.clusterID): the apiserver did not answer within 30 s").jsonBody()
         var head = HTTPResponse(status: .gatewayTimeout)
         head.headerFields[.contentType] = "application/json"
@@ -267,7 +276,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     private func record(_ plan: FastPath.Plan, status: Int, bytes: Int) {
-        plan.route.served.increment()
+        if case .direct(let route, _) = plan.target { route.served.increment() }
         fastPath.audit.record(user: plan.user, cluster: plan.clusterID, verb: "GET", path: plan.subPath, status: status, bytes: bytes, started: plan.started)
         fastPath.metrics.record(route: plan.routeName, status: status, since: plan.started)
     }
@@ -294,20 +303,20 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     func upstreamEnd() {
         guard let ended = exchange, let context else { return }
         exchange?.responseEnded = true
-        exchange?.connection = nil
+        exchange?.upstream = nil
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         record(ended.plan, status: ended.status ?? 502, bytes: ended.bytes)
-        if let connection = ended.connection {
+        if case .pooled(let connection) = ended.upstream {
             if ended.keepAlive { pool?.put(connection) } else { connection.channel.close(promise: nil) }
         }
         finishIfDone()
     }
 
     func upstreamReadComplete() {
-        guard let current = exchange, !current.responseEnded, let connection = current.connection, let context else { return }
+        guard let current = exchange, !current.responseEnded, let upstream = current.upstream, let context else { return }
         context.flush()
         if context.channel.isWritable {
-            connection.channel.read()
+            upstream.read()
         } else {
             exchange?.waitingForWritability = true
         }
@@ -315,12 +324,12 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
 
     func upstreamClosed() {
         guard let broken = exchange, let context else { return }
-        exchange?.connection = nil
+        exchange?.upstream = nil
         guard let status = broken.status else {
             // A pooled connection the apiserver had closed: one more try on a new one.
-            if broken.reused, !broken.retried {
+            if broken.reused, !broken.retried, case .direct(let route, _) = broken.plan.target {
                 exchange?.retried = true
-                dial()
+                dial(route)
             } else {
                 fallBack(broken.id)
             }
@@ -332,3 +341,31 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         context.close(promise: nil)
     }
 }
+
+/// Where a fast exchange's answer comes from.
+private enum Upstream {
+    /// A pooled keep-alive connection to the apiserver (direct mode).
+    case pooled(UpstreamConnection)
+    /// A stream of the cluster's agent tunnel.
+    case tunnel(TunnelRelayStream)
+
+    /// Asks for more of the answer.
+    func read() {
+        switch self {
+        case .pooled(let connection): connection.channel.read()
+        case .tunnel(let stream): stream.read()
+        }
+    }
+
+    /// Stops the answer: nothing more is delivered, and the connection or stream is closed.
+    func abandon() {
+        switch self {
+        case .pooled(let connection):
+            connection.exchange.abandon()
+            connection.channel.close(promise: nil)
+        case .tunnel(let stream):
+            stream.abandon()
+        }
+    }
+}
+
