@@ -71,6 +71,20 @@ struct TunnelIntegrationTests {
         // Dropping the watch resets its stream; the agent's side ends with it.
         reader.cancel()
         try await eventually(within: .seconds(5)) { session.stats.openStreams == 0 }
+
+        // The apiserver gone: the agent answers a plain GET (served on its event loop) and a POST
+        // (served by the async forwarder) with a 502 `Status` of its own, at once.
+        fixture.sim.stop()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let get = try await session.send(F.request(.get, "/api/v1/namespaces"))
+        let getText = try await text(get)
+        #expect(get.head.status.code == 502 && getText.contains(#""kind":"Status""#) && getText.contains("cannot reach its apiserver"), "\(getText)")
+        let post = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
+                                          body: OneBuffer(buffer: ByteBuffer(string: "{}")))
+        let postText = try await text(post)
+        #expect(post.head.status.code == 502 && postText.contains("cannot reach its apiserver"), "\(postText)")
+        #expect(clock.now - started < .seconds(10))
         await fixture.stop()
     }
 
