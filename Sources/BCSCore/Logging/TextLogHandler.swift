@@ -28,13 +28,7 @@ public struct TextLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        if let error = event.error {
-            merged["error.message"] = "\(error)"
-            merged["error.type"] = "\(String(reflecting: type(of: error)))"
-        }
+        let merged = LogEvent.metadata(of: event, base: metadata, provider: metadataProvider)
         var line = Self.timestamp()
         line += " "
         line += event.level.rawValue
@@ -61,5 +55,20 @@ public struct TextLogHandler: LogHandler {
         let text = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         lastSecond.withLock { $0 = (second, text) }
         return text
+    }
+}
+
+extension LogEvent {
+    /// The metadata a handler writes for `event`: its own, the provider's, the event's (later wins),
+    /// and the event's error as `error.message` and `error.type`, as swift-log's own handlers do.
+    static func metadata(of event: LogEvent, base: Logger.Metadata, provider: Logger.MetadataProvider?) -> Logger.Metadata {
+        var merged = base
+        if let provided = provider?.get() { merged.merge(provided) { _, new in new } }
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        if let error = event.error {
+            merged["error.message"] = "\(error)"
+            merged["error.type"] = "\(String(reflecting: type(of: error)))"
+        }
+        return merged
     }
 }
