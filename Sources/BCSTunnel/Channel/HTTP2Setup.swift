@@ -13,16 +13,7 @@ func installHTTP2(
     let http2 = NIOHTTP2Handler(mode: mode, eventLoop: channel.eventLoop, connectionConfiguration: configuration.connection,
                                 streamConfiguration: configuration.stream, inboundStreamInitializer: inbound)
     let pipeline = channel.pipeline.syncOperations
-    if mode == .server {
-        // The agent: its answers, ready in the same tick, leave in one write (`FlushCoalescingHandler`).
-        // Not on the gateway: there it left new streams unanswered after a SPDY exec through the
-        // tunnel (the kubectl suite), a cause not yet found.
-        let coalescer = FlushCoalescingHandler()
-        try pipeline.addHandler(coalescer, position: .after(activity))
-        try pipeline.addHandler(http2, position: .after(coalescer))
-    } else {
-        try pipeline.addHandler(http2, position: .after(activity))
-    }
+    try pipeline.addHandler(http2, position: .after(activity))
     let ping = TunnelPingHandler(liveness: activity.liveness, stats: stats, logger: logger)
     try pipeline.addHandler(ping, position: .after(http2))
     let multiplexer = try http2.syncMultiplexer()
