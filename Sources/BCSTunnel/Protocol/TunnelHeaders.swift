@@ -19,7 +19,26 @@ public enum TunnelHeaders {
     }
 
     static func connectionTokens(_ fields: HTTPFields) -> Set<String> {
-        Set(fields[values: .connection].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        connectionTokens(values: fields[values: .connection])
+    }
+
+    /// The field names `Connection` values list, lowercased. Runs for every response: no Foundation.
+    static func connectionTokens(values: some Sequence<String>) -> Set<String> {
+        var tokens = Set<String>()
+        for value in values {
+            for item in value.utf8.split(separator: UInt8(ascii: ",")) {
+                let trimmed = item.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                let end = trimmed.lastIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+                guard let end else { continue }
+                tokens.insert(asciiLowercased(String(Substring(trimmed[...end]))))
+            }
+        }
+        return tokens
+    }
+
+    /// `name` in lower case, without a new string when it already is (HTTP/2 field names must be).
+    static func asciiLowercased(_ name: String) -> String {
+        name.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") } ? name.lowercased() : name
     }
 
     /// The h2 header block of a request to send through the tunnel; `upgrade` marks an upgrade stream.
@@ -74,11 +93,11 @@ public enum TunnelHeaders {
     /// The h2 header block of a response: `:status`, then the fields that may cross a hop.
     public static func responseBlock(status: Int, fields: [(name: String, value: String)], extra: [(String, String)] = []) -> HPACKHeaders {
         var block = HPACKHeaders()
+        block.reserveCapacity(fields.count + extra.count + 1)
         block.add(name: ":status", value: String(status))
-        let dropped = Set(fields.filter { $0.name.lowercased() == "connection" }
-            .flatMap { $0.value.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        let dropped = connectionTokens(values: fields.lazy.filter { asciiLowercased($0.name) == "connection" }.map(\.value))
         for (name, value) in fields {
-            let lower = name.lowercased()
+            let lower = asciiLowercased(name)
             guard passes(lower, connectionTokens: dropped), !lower.hasPrefix("bcs-tunnel-") else { continue }
             block.add(name: lower, value: value)
         }
