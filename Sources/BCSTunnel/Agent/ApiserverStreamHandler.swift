@@ -210,7 +210,7 @@ final class ApiserverStreamHandler: ChannelDuplexHandler, UpstreamResponseReceiv
     }
 
     func upstreamBody(_ body: ByteBuffer) {
-        guard state == .forwarding, let context else { return }
+        guard state == .forwarding, body.readableBytes > 0, let context else { return }  // no empty DATA frames
         context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(body)))), promise: nil)
     }
 

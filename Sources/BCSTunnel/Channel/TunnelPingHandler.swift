@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 import NIOHTTP2
 
-/// Sits over the HTTP/2 handler: sends PINGs on the keepalive tick, measures RTT, closes a silent peer.
+/// Sits over the HTTP/2 handler: sends PINGs on the keepalive tick, measures RTT, closes a silent
+/// peer, and closes a connection that can no longer open streams (GOAWAY, a connection error).
 final class TunnelPingHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -63,9 +64,23 @@ final class TunnelPingHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        if case .ping(let ping, ack: true) = frame.payload,
-           let rtt = liveness.machine.roundTrip(ackPayload: ping.integer, at: .now()) {
-            stats.pong(rtt: rtt)
+        switch frame.payload {
+        case .ping(let ping, ack: true):
+            if let rtt = liveness.machine.roundTrip(ackPayload: ping.integer, at: .now()) { stats.pong(rtt: rtt) }
+        case .goAway(_, let errorCode, _):
+            // No new stream can open on this connection any more, yet PINGs would still be answered
+            // and the session would look healthy: close it, so the agent dials a new one.
+            logger.warning("tunnel: the peer sent GOAWAY, closing the connection", metadata: ["code": "\(errorCode)"])
+            context.close(promise: nil)
+        default:
+            break
         }
+    }
+
+    /// An HTTP/2 connection error (NIOHTTP2 has sent GOAWAY): the connection cannot carry new
+    /// streams, so it is closed rather than left to look alive.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.warning("tunnel: connection error, closing the connection", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
     }
 }

@@ -38,6 +38,8 @@ final class TunnelStreamHandler: ChannelDuplexHandler {
     private var rawFlushPending = false
     /// END_STREAM was sent in raw mode.
     private var outputEnded = false
+    /// The last raw-mode DATA write, which an empty write (a marker) waits for.
+    private var lastWrite: EventLoopFuture<Void>?
     private var context: ChannelHandlerContext?
     private var source: TunnelBody.Producer.Source?
     private(set) var body: TunnelBody!
@@ -153,7 +155,19 @@ final class TunnelStreamHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let buffer = unwrapOutboundIn(data)
-        context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(buffer)))), promise: promise)
+        guard buffer.readableBytes > 0 else {
+            // No empty DATA frames: a peer takes two in a row for an attack (NIOHTTP2 answers with
+            // GOAWAY ENHANCE_YOUR_CALM, ending every stream of the tunnel). An empty write is a
+            // splice's "once what I wrote before has gone" marker: it completes with the last write.
+            context.flush()
+            if let promise {
+                if let lastWrite { lastWrite.cascade(to: promise) } else { promise.succeed(()) }
+            }
+            return
+        }
+        let written = promise ?? context.eventLoop.makePromise(of: Void.self)
+        lastWrite = written.futureResult
+        context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(buffer)))), promise: written)
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
