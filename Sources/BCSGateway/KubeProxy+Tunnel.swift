@@ -13,18 +13,8 @@ extension KubeProxy {
         _ request: Request, context: BCSRequestContext, target: Target, caller: Caller, session: TunnelSession,
         upgrade: Bool, started: ContinuousClock.Instant
     ) async throws -> Response {
-        var fields = HTTPFields()
-        let dropped = upgrade ? Self.droppedUpgradeHeaders : Self.droppedRequestHeaders
-        for field in request.headers where !dropped.contains(field.name.canonicalName) {
-            // An upgrade's stream carries raw bytes after the 101; a `Content-Length: 0` (kubectl's
-            // SPDY POST) would make HTTP/2 reject them as body beyond the declared length.
-            if upgrade, field.name == .contentLength { continue }
-            fields.append(field)
-        }
-        for (name, value) in identityHeaders(of: caller, from: request.headers) {
-            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
-        }
-        let head = HTTPRequest(method: request.method, scheme: "https", authority: "kubernetes", path: target.upstreamURI, headerFields: fields)
+        let head = Self.tunnelRequest(request.method, path: target.upstreamURI, headers: request.headers,
+                                      identity: identityHeaders(of: caller, from: request.headers), upgrade: upgrade)
         if upgrade {
             return try await tunnelUpgrade(head, request: request, context: context, target: target, caller: caller, session: session, started: started)
         }
@@ -51,6 +41,25 @@ extension KubeProxy {
         }
         let watcher = streaming ? context.channel : nil
         return Response(status: response.head.status, headers: headers, body: Self.responseBody(body, cancelOnDisconnectOf: watcher))
+    }
+
+    /// The request to send as a tunnel stream: the client's fields minus hop-by-hop ones and
+    /// credentials, plus the caller's identity. Shared with the event-loop fast path.
+    static func tunnelRequest(_ method: HTTPRequest.Method, path: String, headers: HTTPFields, identity: [(String, String)],
+                              upgrade: Bool) -> HTTPRequest {
+        var fields = HTTPFields()
+        fields.reserveCapacity(headers.count + identity.count)
+        let dropped = upgrade ? droppedUpgradeHeaders : droppedRequestHeaders
+        for field in headers where !dropped.contains(field.name.canonicalName) {
+            // An upgrade's stream carries raw bytes after the 101; a `Content-Length: 0` (kubectl's
+            // SPDY POST) would make HTTP/2 reject them as body beyond the declared length.
+            if upgrade, field.name == .contentLength { continue }
+            fields.append(field)
+        }
+        for (name, value) in identity {
+            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+        }
+        return HTTPRequest(method: method, scheme: "https", authority: "kubernetes", path: path, headerFields: fields)
     }
 
     private func tunnelUpgrade(

@@ -87,14 +87,9 @@ struct FastPath: Sendable {
         let routeName = prefix + "{cluster_id}/**"
         let upstreamURI = String(subPath) + (query.map { "?\($0)" } ?? "")
         // A live agent tunnel wins, as on the ordinary path.
+        let identity = KubeProxy.identityHeaders(of: .init(user: user, admin: admin), from: headers, impersonate: impersonate)
         if let session = tunnels.session(for: clusterID) {
-            var fields = HTTPFields()
-            fields.reserveCapacity(headers.count + 3)
-            for field in headers where !KubeProxy.droppedRequestHeaders.contains(field.name.canonicalName) { fields.append(field) }
-            for (name, value) in KubeProxy.identityHeaders(of: .init(user: user, admin: admin), from: headers, impersonate: impersonate) {
-                if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
-            }
-            let head = HTTPRequest(method: .get, scheme: "https", authority: "kubernetes", path: upstreamURI, headerFields: fields)
+            let head = KubeProxy.tunnelRequest(.get, path: upstreamURI, headers: headers, identity: identity, upgrade: false)
             return Plan(target: .tunnel(session, TunnelHeaders.requestBlock(head, upgrade: nil)), clusterID: clusterID, subPath: subPath,
                         user: user, verb: verb, routeName: routeName, started: .now)
         }
@@ -108,9 +103,7 @@ struct FastPath: Sendable {
             head.headers.add(name: field.name.rawName, value: field.value)
         }
         head.headers.add(name: "Authorization", value: "Bearer \(route.token)")
-        for (name, value) in KubeProxy.identityHeaders(of: .init(user: user, admin: admin), from: headers, impersonate: impersonate) {
-            head.headers.add(name: name, value: value)
-        }
+        for (name, value) in identity { head.headers.add(name: name, value: value) }
         return Plan(target: .direct(route, head), clusterID: clusterID, subPath: subPath, user: user, verb: verb,
                     routeName: routeName, started: .now)
     }

@@ -22,7 +22,6 @@ final class ApiserverForwarder: Sendable {
     let sslContext: NIOSSLContext
     let tokens: TokenCache
     let logger: Logger
-    let server: (host: String, port: Int, authority: String)
     /// What the streams served on their event loop (`ApiserverStreamHandler`) need.
     let route: ApiserverRoute
     private let connections = UpstreamConnectionPools()
@@ -39,7 +38,6 @@ final class ApiserverForwarder: Sendable {
         let secure = url.scheme?.lowercased() != "http"
         let port = url.port ?? (secure ? 443 : 80)
         let authority = (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
-        self.server = (host, port, authority)
         var prefix = url.path
         while prefix.hasSuffix("/") { prefix.removeLast() }
         self.route = ApiserverRoute(host: host, port: port, authority: authority, pathPrefix: prefix, tls: secure ? sslContext : nil,
@@ -150,7 +148,7 @@ final class ApiserverForwarder: Sendable {
             try? await respondError(stream, status: 503, message: "the agent cannot read its service-account token: \(error)")
             return
         }
-        var fields: [(String, String)] = [("Host", server.authority)]
+        var fields: [(String, String)] = [("Host", route.authority)]
         for (name, value) in request.fields where !["connection", "upgrade", "host"].contains(name) { fields.append((name, value)) }
         fields.append(("Connection", "Upgrade"))
         fields.append(("Upgrade", upgrade))
@@ -213,7 +211,7 @@ final class ApiserverForwarder: Sendable {
     /// Connects to the apiserver on `eventLoop` (the stream's, so the two can be spliced) and sends the upgrade.
     private func dialUpgrade(_ requestText: String, eventLoop: any EventLoop) async throws -> (any Channel, UpgradeResponseReader.Outcome) {
         let sslContext = self.sslContext
-        let host = server.host
+        let host = route.host
         let promise = eventLoop.makePromise(of: UpgradeResponseReader.Outcome.self)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
@@ -227,7 +225,7 @@ final class ApiserverForwarder: Sendable {
             }
         let channel: any Channel
         do {
-            channel = try await bootstrap.connect(host: server.host, port: server.port).get()
+            channel = try await bootstrap.connect(host: route.host, port: route.port).get()
         } catch {
             promise.fail(error)
             throw error
