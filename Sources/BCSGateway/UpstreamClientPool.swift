@@ -81,8 +81,11 @@ final class UpstreamClientPool {
     private func makeClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow, decompression: .disabled)
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.requestsPerClient)
-        // AsyncHTTPClient retries a refused connection until the connect deadline: keep it short so a
-        // dead address fails over quickly. No read timeout: watches are long and quiet.
+        // A refused connection fails its requests at once (AsyncHTTPClient would otherwise retry it
+        // until the connect deadline, so a stopped apiserver answered 502 only after 2 s per
+        // address); `KubeProxy` fails over to the next address itself. The deadline bounds an
+        // address that does not answer at all. No read timeout: watches are long and quiet.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout = .init(connect: .seconds(2), read: nil)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

@@ -134,7 +134,8 @@ struct GatewayKubectlTests {
         let started = ContinuousClock.now
         let down = try await gateway.curl("GET", "/tunnels/clusters/\(GatewayHarness.clusterID)/api/v1/namespaces")
         #expect([502, 503].contains(down.code) && down.json["kind"] as? String == "Status", "\(down.code) \(down.body)")
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Refused connections fail over and answer at once, not after a connect deadline per address.
+        #expect(ContinuousClock.now - started < .seconds(2))
     }
 
     /// A gateway-only process: `/bcsapi/v4/…` forwarded to the usermanager/storage process, users

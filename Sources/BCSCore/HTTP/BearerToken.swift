@@ -9,7 +9,14 @@ extension Request {
 extension HTTPFields {
     /// The bearer token of these request headers (see `Request.bearerToken`).
     public var bearerToken: String? {
-        guard let header = self[.authorization] else { return nil }
+        self[.authorization].flatMap(BearerToken.parse)
+    }
+}
+
+/// Reads the token out of an `Authorization` value.
+public enum BearerToken {
+    /// The token of `Bearer <token>` (see `Request.bearerToken`), or nil.
+    public static func parse(_ header: String) -> String? {
         // Runs for every proxied request: bytes, not string splitting.
         let utf8 = header.utf8
         guard utf8.starts(with: "Bearer ".utf8) else { return nil }

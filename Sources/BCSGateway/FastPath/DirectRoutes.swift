@@ -7,6 +7,8 @@ import Synchronization
 struct DirectRoute: Sendable {
     let address: URLParts
     let token: String
+    /// `Bearer <token>`, made once per route rather than per request.
+    let authorization: String
     let tls: NIOSSLContext?
     /// Changes whenever address, token or CA change, so pooled connections made for an older route
     /// are never reused for a newer one.
@@ -41,7 +43,7 @@ final class DirectRoutes: Sendable {
             withdraw(clusterID)
             return
         }
-        let route = DirectRoute(address: parts, token: token, tls: tls, generation: generations.add(1, ordering: .relaxed).newValue,
+        let route = DirectRoute(address: parts, token: token, authorization: "Bearer \(token)", tls: tls, generation: generations.add(1, ordering: .relaxed).newValue,
                                 served: served)
         table.withLock { $0[clusterID] = route }
     }

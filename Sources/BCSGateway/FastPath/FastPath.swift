@@ -53,39 +53,32 @@ struct FastPath: Sendable {
     }
 
     static let prefixes = ["/tunnels/clusters/", "/clusters/"]
+    /// The router's names for the two prefixes' routes, made once.
+    static let routeNames = prefixes.map { $0 + "{cluster_id}/**" }
 
     /// The plan for a request, or nil when it must take the ordinary path.
+    ///
+    /// Runs for every request on an event loop, so it scans bytes and reads the headers in one pass.
     func plan(_ request: HTTPRequest) -> Plan? {
         guard request.method == .get, authorises, let fullPath = request.path else { return nil }
-        guard let prefix = Self.prefixes.first(where: { fullPath.hasPrefix($0) }) else { return nil }
-        let path: Substring
-        let query: Substring?
-        if let mark = fullPath.firstIndex(of: "?") {
-            path = fullPath[..<mark]
-            query = fullPath[fullPath.index(after: mark)...]
-        } else {
-            path = fullPath[...]
-            query = nil
-        }
-        let rest = path.dropFirst(prefix.count)
-        guard let slash = rest.firstIndex(of: "/"), slash > rest.startIndex else { return nil }
-        let clusterID = String(rest[..<slash])
-        let subPath = String(rest[slash...])
-        guard subPath.count > 1, !KubeProxy.leavesPrefix(subPath), !KubeProxy.isStreaming(query: query.map(String.init)) else { return nil }
+        guard let prefixIndex = Self.prefixes.firstIndex(where: { fullPath.utf8.starts(with: $0.utf8) }) else { return nil }
+        let utf8 = fullPath.utf8
+        // Both marks are ASCII, so their UTF-8 indices are valid String indices.
+        let mark = utf8.firstIndex(of: UInt8(ascii: "?"))
+        let rest = utf8.index(utf8.startIndex, offsetBy: Self.prefixes[prefixIndex].utf8.count)
+        guard let slash = utf8[rest..<(mark ?? utf8.endIndex)].firstIndex(of: UInt8(ascii: "/")), slash > rest else { return nil }
+        let clusterID = String(fullPath[rest..<slash])
+        let subPath = String(fullPath[slash..<(mark ?? fullPath.endIndex)])
+        let query = mark.map { fullPath[utf8.index(after: $0)...] }
+        guard subPath.utf8.count > 1, !KubeProxy.leavesPrefix(subPath), !KubeProxy.isStreaming(query: query.map(String.init)) else { return nil }
         let headers = request.headerFields
-        if let length = headers[.contentLength], length != "0" { return nil }
-        if headers[.transferEncoding] != nil || headers[.upgrade] != nil || headers[.expect] != nil { return nil }
-        for value in headers[values: .connection] {
-            let lower = value.lowercased()
-            if lower.contains("close") || lower.contains("upgrade") { return nil }
-        }
-        if let peer = HTTPField.Name(PeerLinks.secretHeader), headers[peer] != nil { return nil }
-        guard let token = headers.bearerToken else { return nil }
+        guard let authorization = Self.authorizationIfPlain(headers) else { return nil }
+        guard let token = BearerToken.parse(authorization) else { return nil }
         let verb = KubeProxy.permissionAction(.get, subPath: subPath, upgrade: false)
         guard let decision = decisions.cached(token: token, cluster: clusterID, verb: verb), case .allowed(user: let user, admin: let admin) = decision else { return nil }
         if !admin, headers.contains(where: { $0.name.canonicalName.hasPrefix("impersonate-") }) { return nil }
-        let routeName = prefix + "{cluster_id}/**"
-        let upstreamURI = String(subPath) + (query.map { "?\($0)" } ?? "")
+        let routeName = Self.routeNames[prefixIndex]
+        let upstreamURI = String(fullPath[slash...])
         // A live agent tunnel wins, as on the ordinary path.
         let identity = KubeProxy.identityHeaders(of: .init(user: user, admin: admin), from: headers, impersonate: impersonate)
         if let session = tunnels.session(for: clusterID) {
@@ -102,11 +95,38 @@ struct FastPath: Sendable {
         for field in headers where !KubeProxy.droppedRequestHeaders.contains(field.name.canonicalName) {
             head.headers.add(name: field.name.rawName, value: field.value)
         }
-        head.headers.add(name: "Authorization", value: "Bearer \(route.token)")
+        head.headers.add(name: "Authorization", value: route.authorization)
         for (name, value) in identity { head.headers.add(name: name, value: value) }
         return Plan(target: .direct(route, head), clusterID: clusterID, subPath: subPath, user: user, verb: verb,
                     routeName: routeName, started: .now)
     }
+
+    /// The `Authorization` value of a request the fast path may carry: one with no body, no
+    /// upgrade, no `Expect`, no `Connection: close`, not a peer hop and one `Authorization` field.
+    private static func authorizationIfPlain(_ headers: HTTPFields) -> String? {
+        var authorization: String?
+        for field in headers {
+            switch field.name {
+            case .authorization:
+                guard authorization == nil else { return nil }
+                authorization = field.value
+            case .contentLength:
+                guard field.value == "0" else { return nil }
+            case .transferEncoding, .upgrade, .expect:
+                return nil
+            case .connection:
+                let lower = field.value.lowercased()
+                if lower.contains("close") || lower.contains("upgrade") { return nil }
+            case peerSecret:
+                return nil
+            default:
+                continue
+            }
+        }
+        return authorization
+    }
+
+    private static let peerSecret = HTTPField.Name(PeerLinks.secretHeader)!
 }
 
 /// The request metrics Hummingbird's `MetricsMiddleware` records, for requests the fast path answers

@@ -40,7 +40,8 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         var responseEnded = false
         var bytes = 0
         var waitingForWritability = false
-        var timeout: Scheduled<Void>?
+        /// When the apiserver's answer must have begun (`responseTimeout`).
+        let deadline: NIODeadline
     }
 
     private let fastPath: FastPath
@@ -57,6 +58,10 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     private var readHeld = false
     /// The client half-closed while an exchange ran: passed on once its answer has gone out.
     private var inputClosedHeld = false
+    /// Checks the running exchange's deadline. One per connection, armed when an exchange starts
+    /// and none is armed, re-armed for the exchange running when it fires: scheduling and
+    /// cancelling a timer for every request cost more than the check.
+    private var deadlineCheck: Scheduled<Void>?
 
     init(fastPath: FastPath) {
         self.fastPath = fastPath
@@ -68,6 +73,8 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
         self.context = nil
     }
 
@@ -139,8 +146,9 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
         if let gone = exchange {
-            gone.timeout?.cancel()
             gone.upstream?.abandon()
             exchange = nil
             // 499: the client went away before its answer ended (nginx's code for it). An answer
@@ -156,10 +164,9 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     private func start(plan: FastPath.Plan, request: HTTPRequest, context: ChannelHandlerContext) {
         exchanges += 1
         let id = exchanges
-        exchange = Exchange(id: id, plan: plan, request: request)
-        exchange?.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: Self.responseTimeout) { [weak self] in
-            self?.timedOut(id)
-        }
+        let deadline = NIODeadline.now() + Self.responseTimeout
+        exchange = Exchange(id: id, plan: plan, request: request, deadline: deadline)
+        if deadlineCheck == nil { armDeadlineCheck(at: deadline, context: context) }
         switch plan.target {
         case .direct(let route, _):
             if let connection = pool?.take(generation: route.generation) {
@@ -218,7 +225,6 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     /// Hands the request to the slow path; only before any of the answer went out.
     private func fallBack(_ id: Int) {
         guard let failed = exchange, failed.id == id, failed.status == nil, let context else { return }
-        failed.timeout?.cancel()
         failed.upstream?.abandon()
         exchange = nil
         fastPath.metrics.fallbacks.increment()
@@ -231,6 +237,23 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         }
         context.fireChannelReadComplete()
         resume(context: context)
+    }
+
+    private func armDeadlineCheck(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        deadlineCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            self?.checkDeadline()
+        }
+    }
+
+    /// The running exchange, if its answer has not begun, times out at its deadline.
+    private func checkDeadline() {
+        deadlineCheck = nil
+        guard let current = exchange, current.status == nil, let context else { return }
+        if current.deadline <= .now() {
+            timedOut(current.id)
+        } else {
+            armDeadlineCheck(at: current.deadline, context: context)
+        }
     }
 
     private func timedOut(_ id: Int) {
@@ -285,8 +308,6 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
 
     func upstreamHead(_ head: HTTPResponseHead) {
         guard exchange != nil, let context else { return }
-        exchange?.timeout?.cancel()
-        exchange?.timeout = nil
         exchange?.status = Int(head.status.code)
         exchange?.keepAlive = head.isKeepAlive
         let response = HTTPResponse(status: .init(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase),
@@ -335,7 +356,6 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
             }
             return
         }
-        broken.timeout?.cancel()
         exchange = nil
         record(broken.plan, status: status, bytes: broken.bytes)
         context.close(promise: nil)
