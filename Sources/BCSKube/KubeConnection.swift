@@ -82,7 +82,10 @@ public struct KubeConnection: Sendable, Equatable {
     }
 
     /// An HTTP client for this apiserver: its CA, no redirects, bounded pool, no idle-read cut (watches idle).
-    public func makeHTTPClient(connectTimeout: TimeAmount = .seconds(5), maximumConnections: Int = 16) throws -> HTTPClient {
+    ///
+    /// With `failRefusedAtOnce`, a refused connection fails its requests immediately instead of
+    /// being retried until the connect deadline: right for a proxy, which answers 502 at once.
+    public func makeHTTPClient(connectTimeout: TimeAmount = .seconds(5), maximumConnections: Int = 16, failRefusedAtOnce: Bool = false) throws -> HTTPClient {
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: try tlsConfiguration(),
             redirectConfiguration: .disallow,
@@ -91,6 +94,7 @@ public struct KubeConnection: Sendable, Equatable {
             decompression: .disabled
         )
         configuration.httpVersion = .automatic
+        configuration.connectionPool.retryConnectionEstablishment = !failRefusedAtOnce
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 }

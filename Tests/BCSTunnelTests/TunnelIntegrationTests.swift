@@ -84,7 +84,8 @@ struct TunnelIntegrationTests {
                                           body: OneBuffer(buffer: ByteBuffer(string: "{}")))
         let postText = try await text(post)
         #expect(post.head.status.code == 502 && postText.contains("cannot reach its apiserver"), "\(postText)")
-        #expect(clock.now - started < .seconds(10))
+        // Refused connections are answered at once, not after the 5 s connect deadline.
+        #expect(clock.now - started < .seconds(2))
         await fixture.stop()
     }
 

@@ -28,7 +28,7 @@ final class ApiserverForwarder: Sendable {
 
     init(kube: KubeConnection, tokenPeriod: Duration, logger: Logger) throws {
         self.kube = kube
-        self.client = try kube.makeHTTPClient(maximumConnections: 64)
+        self.client = try kube.makeHTTPClient(maximumConnections: 64, failRefusedAtOnce: true)
         self.sslContext = try NIOSSLContext(configuration: kube.tlsConfiguration())
         self.tokens = TokenCache(kube: kube, period: tokenPeriod)
         self.logger = logger
