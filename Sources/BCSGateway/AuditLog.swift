@@ -106,9 +106,9 @@ struct AuditWriter: Service {
 
     private func write(_ record: AuditLog.Record) {
         logger.info(record.upgraded ? "session" : "proxied", metadata: [
-            "user": "\(record.user)", "cluster": "\(record.cluster)", "verb": "\(record.verb)", "path": "\(record.path)",
-            "status": "\(record.status)", "bytes_in": "\(record.bytesIn)", "bytes": "\(record.bytesOut)",
-            "latency_ms": "\(record.milliseconds)",
+            "user": .string(record.user), "cluster": .string(record.cluster), "verb": .string(record.verb), "path": .string(record.path),
+            "status": .string(String(record.status)), "bytes_in": .string(String(record.bytesIn)), "bytes": .string(String(record.bytesOut)),
+            "latency_ms": .string(String(record.milliseconds)),
         ])
     }
 }

@@ -299,6 +299,16 @@ struct KubeProxy: Sendable {
         return headers
     }
 
+    /// The upstream's response headers minus hop-by-hop ones, kept as HTTP/1 headers.
+    static func relayedHeaders(http1 upstream: HTTPHeaders) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(upstream.count)
+        for (name, value) in upstream where !isHopByHopResponseHeader(name) {
+            headers.add(name: name, value: value)
+        }
+        return headers
+    }
+
     /// The body to answer with; a long-lived one (`channel` given) ends when that client connection closes.
     static func responseBody<Body: AsyncSequence & Sendable>(_ body: Body, cancelOnDisconnectOf channel: (any Channel)?) -> ResponseBody where Body.Element == ByteBuffer {
         guard let channel else { return ResponseBody(asyncSequence: body) }

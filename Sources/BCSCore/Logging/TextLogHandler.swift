@@ -35,7 +35,10 @@ public struct TextLogHandler: LogHandler {
         if !label.isEmpty { line += " " + label }
         line += ":"
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=\(value)"
+            line += " "
+            line += key
+            line += "="
+            line += value.description
         }
         line += " [\(event.source)] \(event.message)\n"
         sink.write(line)
@@ -62,6 +65,8 @@ extension LogEvent {
     /// The metadata a handler writes for `event`: its own, the provider's, the event's (later wins),
     /// and the event's error as `error.message` and `error.type`, as swift-log's own handlers do.
     static func metadata(of event: LogEvent, base: Logger.Metadata, provider: Logger.MetadataProvider?) -> Logger.Metadata {
+        // The commonest case (an audit line): only the event's own metadata, used as it is.
+        if base.isEmpty, provider == nil, event.error == nil { return event.metadata ?? [:] }
         var merged = base
         if let provided = provider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }

@@ -6,6 +6,7 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 
 /// Proxies the fast path's requests (`FastPath.plan`) on the client connection's event loop and
 /// hands every other request to Hummingbird unchanged.
@@ -46,6 +47,10 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
 
     private let fastPath: FastPath
     private var context: ChannelHandlerContext?
+    /// On an HTTP/1 connection, the HTTP-types codec's context: the apiserver's answer is written
+    /// through it as the HTTP/1 parts it arrived as, instead of being converted to HTTP types and
+    /// back (the codec's writes are stateless conversions, so skipping it changes nothing else).
+    private var http1Codec: ChannelHandlerContext?
     private var pool: UpstreamConnectionPool?
     private var exchange: Exchange?
     private var exchanges = 0
@@ -70,12 +75,14 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         pool = fastPath.connections.pool(on: context.eventLoop)
+        http1Codec = try? context.pipeline.syncOperations.context(handlerType: HTTP1ToHTTPServerCodec.self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadlineCheck?.cancel()
         deadlineCheck = nil
         self.context = nil
+        http1Codec = nil
     }
 
     // MARK: Inbound: requests
@@ -310,6 +317,11 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         guard exchange != nil, let context else { return }
         exchange?.status = Int(head.status.code)
         exchange?.keepAlive = head.isKeepAlive
+        if let http1Codec {
+            let relayed = HTTPResponseHead(version: .http1_1, status: head.status, headers: KubeProxy.relayedHeaders(http1: head.headers))
+            http1Codec.write(NIOAny(HTTPServerResponsePart.head(relayed)), promise: nil)
+            return
+        }
         let response = HTTPResponse(status: .init(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase),
                                     headerFields: KubeProxy.relayedHeaders(head.headers))
         context.write(wrapOutboundOut(.head(response)), promise: nil)
@@ -318,14 +330,22 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     func upstreamBody(_ body: ByteBuffer) {
         guard exchange != nil, let context else { return }
         exchange?.bytes += body.readableBytes
-        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        if let http1Codec {
+            http1Codec.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.body(body)), promise: nil)
+        }
     }
 
     func upstreamEnd() {
         guard let ended = exchange, let context else { return }
         exchange?.responseEnded = true
         exchange?.upstream = nil
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        if let http1Codec {
+            http1Codec.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
         record(ended.plan, status: ended.status ?? 502, bytes: ended.bytes)
         if case .pooled(let connection) = ended.upstream {
             if ended.keepAlive { pool?.put(connection) } else { connection.channel.close(promise: nil) }
