@@ -152,7 +152,8 @@ actor ClusterActor {
         }
     }
 
-    /// Probes `/readyz` on each reported address and records the cluster's health.
+    /// Probes `/readyz` on every reported address and records the cluster's health: Healthy when
+    /// all answer, Degraded when some do (requests go to the first of them), Unreachable when none.
     func probe(now: Date = Date()) async {
         lastProbe = now
         let reportAge = now.timeIntervalSince(credentials.updatedAt)
@@ -165,7 +166,10 @@ actor ClusterActor {
             return
         }
         defer { target.lease.release() }
+        // Every address is probed each round, so one that stopped answering keeps the cluster
+        // Degraded (and named in the reason) for as long as it is down, even after failover.
         var failures: [String] = []
+        var answering: String?
         for address in target.addresses {
             var request = HTTPClientRequest(url: address.trimmingSlash + "/readyz")
             request.headers.add(name: "Authorization", value: "Bearer \(target.token)")
@@ -176,20 +180,23 @@ actor ClusterActor {
                     failures.append("\(address) answered /readyz with \(response.status.code)")
                     continue
                 }
-                markGood(address)
-                if !failures.isEmpty {
-                    record(.degraded, failures.joined(separator: "; ") + "; using \(address)")
-                } else if reportAge > Self.staleReport {
-                    record(.degraded, "last credential report \(Int(reportAge)) s ago")
-                } else {
-                    record(.healthy, "")
-                }
-                return
+                if answering == nil { answering = address }
             } catch {
                 failures.append("\(address) unreachable: \(error)")
             }
         }
-        record(.unreachable, failures.isEmpty ? "no apiserver address reported" : failures.joined(separator: "; "))
+        guard let answering else {
+            record(.unreachable, failures.isEmpty ? "no apiserver address reported" : failures.joined(separator: "; "))
+            return
+        }
+        markGood(answering)
+        if !failures.isEmpty {
+            record(.degraded, failures.joined(separator: "; ") + "; using \(answering)")
+        } else if reportAge > Self.staleReport {
+            record(.degraded, "last credential report \(Int(reportAge)) s ago")
+        } else {
+            record(.healthy, "")
+        }
     }
 
     /// Takes another replica's probe result as this gateway's view (replicas share one prober).

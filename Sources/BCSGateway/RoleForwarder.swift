@@ -31,6 +31,9 @@ struct RoleForwarder: Sendable {
     let client: HTTPClient
     var local: [LocalAnswer] = []
 
+    /// The largest request body forwarded to a role (the storage role's batch limit).
+    static let bodyLimit = 16 << 20
+
     static let dropped: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"]
 
     func addRoutes(to router: Router<BCSRequestContext>) {
@@ -61,8 +64,11 @@ struct RoleForwarder: Sendable {
             outbound.headers.add(name: field.name.rawName, value: field.value)
         }
         if request.method != .get && request.method != .head {
-            let length = request.headers[.contentLength].flatMap(Int64.init)
-            outbound.body = .stream(request.body, length: length.map { .known($0) } ?? .unknown)
+            // Read whole before forwarding, not streamed: the role may answer before reading the
+            // body, and the server then drains the same body stream the client would still be
+            // reading (a second reader of one stream stops the process). Bounded by the largest
+            // body a role accepts (a storage batch).
+            outbound.body = .bytes(try await BCSBody.collect(request, limit: Self.bodyLimit, code: 413))
         }
         let response: HTTPClientResponse
         do {

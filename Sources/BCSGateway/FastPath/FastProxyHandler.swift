@@ -27,7 +27,9 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     /// The apiserver must begin its answer within this time (the slow path's limit too).
     static let responseTimeout: TimeAmount = .seconds(30)
 
-    private struct Exchange {
+    /// A class, not a struct: it is read on every callback of an exchange, and copying a struct of
+    /// this many references cost a retain and a release for each of them every time.
+    private final class Exchange {
         let id: Int
         let plan: FastPath.Plan
         let request: HTTPRequest
@@ -43,6 +45,13 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         var waitingForWritability = false
         /// When the apiserver's answer must have begun (`responseTimeout`).
         let deadline: NIODeadline
+
+        init(id: Int, plan: FastPath.Plan, request: HTTPRequest, deadline: NIODeadline) {
+            self.id = id
+            self.plan = plan
+            self.request = request
+            self.deadline = deadline
+        }
     }
 
     private let fastPath: FastPath
@@ -339,15 +348,16 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
 
     func upstreamEnd() {
         guard let ended = exchange, let context else { return }
-        exchange?.responseEnded = true
-        exchange?.upstream = nil
+        let upstream = ended.upstream
+        ended.responseEnded = true
+        ended.upstream = nil
         if let http1Codec {
             http1Codec.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
         record(ended.plan, status: ended.status ?? 502, bytes: ended.bytes)
-        if case .pooled(let connection) = ended.upstream {
+        if case .pooled(let connection) = upstream {
             if ended.keepAlive { pool?.put(connection) } else { connection.channel.close(promise: nil) }
         }
         finishIfDone()
