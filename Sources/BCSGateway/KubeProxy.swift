@@ -92,8 +92,10 @@ struct KubeProxy: Sendable {
         }
         let upstream = try await cluster.upstream()
         guard !upstream.addresses.isEmpty else { throw KubeStatus.badGateway("cluster \(target.clusterID) reported no apiserver address") }
-        // A request with a body streams it once, so only body-less requests can fail over.
+        // A request with a body may have reached the first address before failing, so only
+        // body-less requests fail over.
         let hasBody = Self.hasBody(request)
+        let body = hasBody ? try await Self.wholeBody(of: request) : nil
         let candidates = hasBody ? [upstream.addresses[0]] : upstream.addresses
         var failures: [String] = []
         for address in candidates {
@@ -104,9 +106,9 @@ struct KubeProxy: Sendable {
             }
             outbound.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(upstream.token)")
             addIdentity(of: caller, from: request.headers, to: &outbound.headers)
-            if hasBody {
-                let length = request.headers[.contentLength].flatMap(Int.init)
-                outbound.body = .stream(request.body, length: length.map { .known(Int64($0)) } ?? .unknown)
+            if let body {
+                outbound.headers.remove(name: "Content-Length")
+                outbound.body = .bytes(body)
             }
             let response: HTTPClientResponse
             do {
@@ -167,6 +169,26 @@ struct KubeProxy: Sendable {
         if [.post, .put, .patch].contains(request.method) { return true }
         if let length = request.headers[.contentLength].flatMap(Int.init) { return length > 0 }
         return request.headers[.transferEncoding] != nil
+    }
+
+    /// The largest request body forwarded to a cluster; kube-apiserver itself refuses over 3 MiB.
+    static let requestBodyLimit = 8 << 20
+
+    /// A request's body, read whole before it is forwarded over HTTP.
+    ///
+    /// Not streamed: an apiserver may answer before it has read the body, and the server then
+    /// drains the client's body stream while the HTTP client would still be reading it — two
+    /// readers of one stream, which stopped the process (a slow `POST` answered early was enough).
+    /// Request bodies are Kubernetes objects, so holding one costs little.
+    static func wholeBody(of request: Request) async throws -> ByteBuffer {
+        let refusal = "request body over the gateway's \(requestBodyLimit >> 20) MiB limit"
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > requestBodyLimit { throw KubeStatus.tooLarge(refusal) }
+        var request = request
+        do {
+            return try await request.collectBody(upTo: requestBodyLimit)
+        } catch is NIOTooManyBytesError {
+            throw KubeStatus.tooLarge(refusal)
+        }
     }
 
     /// Whether the response stays open for a long time: a watch or a followed log.

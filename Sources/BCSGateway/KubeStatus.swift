@@ -34,6 +34,7 @@ struct KubeStatus: Error, HTTPResponseError {
     static func unavailable(_ message: String) -> KubeStatus { KubeStatus(status: .serviceUnavailable, reason: "ServiceUnavailable", message: message) }
     static func gatewayTimeout(_ message: String) -> KubeStatus { KubeStatus(status: .gatewayTimeout, reason: "Timeout", message: message) }
     static func badGateway(_ message: String) -> KubeStatus { KubeStatus(status: .badGateway, reason: "InternalError", message: message) }
+    static func tooLarge(_ message: String) -> KubeStatus { KubeStatus(status: .contentTooLarge, reason: "RequestEntityTooLarge", message: message) }
     static func tooManyRequests(_ message: String, retryAfterSeconds: Int = 1) -> KubeStatus {
         KubeStatus(status: .tooManyRequests, reason: "TooManyRequests", message: message, retryAfterSeconds: retryAfterSeconds)
     }

@@ -38,6 +38,10 @@ struct FakeAPIServer {
             let body = try await request.body.collect(upTo: 1 << 20)
             return Response(status: .created, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         }
+        router.post("/api/v1/namespaces/default/secrets") { _, _ -> Response in
+            // Refused before the body is read, as an apiserver's authorizer does.
+            Response(status: .forbidden, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"kind":"Status","reason":"Forbidden"}"#)))
+        }
         router.get("/api/v1/pods") { _, _ -> Response in
             // A watch-like stream: one line now, one later.
             Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in

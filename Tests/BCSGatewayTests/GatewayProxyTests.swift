@@ -110,6 +110,38 @@ struct GatewayProxyTests {
     /// Plain GETs with a cached access decision are carried on the connection's event loop; they
     /// answer exactly as the ordinary path does, keep a connection's requests in order (pipelined
     /// ones included) and give way to the ordinary path for anything else.
+    /// An apiserver that answers before reading a request's body, while the client is still
+    /// sending it: the answer is relayed and the gateway lives on (the gateway runs in this test
+    /// process, which once stopped here: the server and the HTTP client both read the one body).
+    @Test func anEarlyAnswerToASlowBodyKeepsTheGatewayUp() async throws {
+        let upstream = try await FakeAPIServer.start()
+        let gateway = try await Gateway.start()
+        try await gateway.register("BCS-K8S-EARLY", addresses: "https://127.0.0.1:\(upstream.port)", ca: upstream.caPEM)
+        try await eventually(within: .seconds(30)) { try await gateway.call(.GET, "/tunnels/clusters/BCS-K8S-EARLY/api/v1/namespaces").status == 200 }
+        let port = try #require(URL(string: gateway.serve.base)?.port)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
+        let length = 256 << 10
+        let head = "POST /tunnels/clusters/BCS-K8S-EARLY/api/v1/namespaces/default/secrets HTTP/1.1\r\nHost: gateway\r\n"
+            + "Authorization: Bearer \(Self.admin)\r\nContent-Type: application/json\r\nContent-Length: \(length)\r\nConnection: close\r\n\r\n"
+        let received = try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: head + String(repeating: " ", count: 1024)))
+            try await Task.sleep(for: .milliseconds(1500))
+            try await outbound.write(ByteBuffer(string: String(repeating: " ", count: length - 1024)))
+            var all = ""
+            for try await chunk in inbound { all += String(buffer: chunk) }
+            return all
+        }
+        #expect(received.hasPrefix("HTTP/1.1 403") && received.contains("Forbidden"), "\(received)")
+        #expect(try await gateway.call(.GET, "/tunnels/clusters/BCS-K8S-EARLY/api/v1/namespaces").status == 200)
+        // Bodies are bounded: over the limit is a 413 `Status`, before anything reaches the cluster.
+        let huge = String(repeating: "x", count: (8 << 20) + 1)  // the limit is 8 MiB
+        let refused = try await gateway.call(.POST, "/tunnels/clusters/BCS-K8S-EARLY/api/v1/namespaces/default/configmaps", body: huge)
+        #expect(refused.status == 413 && refused.json?["reason"] as? String == "RequestEntityTooLarge", "\(refused.status) \(refused.body.prefix(300))")
+        _ = await gateway.serve.stop()
+    }
+
     @Test func fastPathCarriesRepeatedGetsInOrder() async throws {
         let upstream = try await FakeAPIServer.start()
         let gateway = try await Gateway.start()

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// BCS's response envelope: `{"result": bool, "code": int, "message": string, "data": …}`.
 ///
@@ -94,7 +95,8 @@ public enum BCSBody {
         var request = request
         do {
             return try await request.collectBody(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
+            // A body without Content-Length (chunked) that runs over.
             throw BCSAPIError(.contentTooLarge, code: code, "request body is over the \(limit)-byte limit")
         }
     }

@@ -44,8 +44,9 @@ extension KubeProxy {
         outbound.headers.add(name: PeerLinks.secretHeader, value: peers.secret)
         outbound.headers.add(name: PeerLinks.fromHeader, value: directory.replica)
         if Self.hasBody(request) {
-            let length = request.headers[.contentLength].flatMap(Int.init)
-            outbound.body = .stream(request.body, length: length.map { .known(Int64($0)) } ?? .unknown)
+            // Whole, for the reason `wholeBody` gives.
+            outbound.headers.remove(name: "Content-Length")
+            outbound.body = .bytes(try await Self.wholeBody(of: request))
         }
         let response: HTTPClientResponse
         do {
