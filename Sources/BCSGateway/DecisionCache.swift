@@ -7,40 +7,79 @@ import Synchronization
 /// A decision lives `ttl` (2 s): a revoked token or grant stops working within that time, inside the
 /// 5 s the project allows. The table is bounded; when full it starts over rather than grow. Tokens
 /// are held in memory only, as keys, never logged.
+///
+/// A decision the fast path reads after half its life is taken again in the background (once per
+/// entry), so one in steady use never expires under its callers: when it did, every connection of a
+/// busy client missed it in the same instant and went to the ordinary path and MongoDB together,
+/// which showed as a latency spike every 2 s.
 final class DecisionCache: Sendable {
+    typealias Decide = @Sendable (_ token: String, _ cluster: String, _ verb: String) async throws -> AccessControl.Decision
+
     private struct Entry {
         let decision: AccessControl.Decision
+        let renewAfter: ContinuousClock.Instant
         let expires: ContinuousClock.Instant
+        var renewing = false
     }
 
     private let entries = Mutex<[String: Entry]>([:])
     let ttl: Duration
     let capacity: Int
+    /// Takes a decision again for renewal; without it entries simply expire.
+    private let decide: Decide?
 
-    init(ttl: Duration = .seconds(2), capacity: Int = 50_000) {
+    init(ttl: Duration = .seconds(2), capacity: Int = 50_000, decide: Decide? = nil) {
         self.ttl = ttl
         self.capacity = capacity
+        self.decide = decide
     }
 
-    /// The decision already taken for this caller, cluster and verb, if it is still fresh; never asks.
+    /// The decision already taken for this caller, cluster and verb, if it is still fresh; never waits.
     ///
     /// The proxy's event-loop fast path uses it: a request it cannot decide here takes the slow path.
     func cached(token: String, cluster: String, verb: String, now: ContinuousClock.Instant = .now) -> AccessControl.Decision? {
-        let key = token + "\u{0}" + cluster + "\u{0}" + verb
-        guard let hit = entries.withLock({ $0[key] }), hit.expires > now else { return nil }
-        return hit.decision
+        let key = Self.key(token, cluster, verb)
+        let (hit, renew) = entries.withLock { table -> (AccessControl.Decision?, Bool) in
+            guard var entry = table[key], entry.expires > now else { return (nil, false) }
+            guard decide != nil, now >= entry.renewAfter, !entry.renewing else { return (entry.decision, false) }
+            entry.renewing = true
+            table[key] = entry
+            return (entry.decision, true)
+        }
+        if renew, let decide {
+            Task { await self.renew(key: key, token: token, cluster: cluster, verb: verb, decide: decide) }
+        }
+        return hit
     }
 
     func decision(token: String?, cluster: String, verb: String, decide: () async throws -> AccessControl.Decision) async throws -> AccessControl.Decision {
         guard let token else { return try await decide() }
-        let key = token + "\u{0}" + cluster + "\u{0}" + verb
+        let key = Self.key(token, cluster, verb)
         let now = ContinuousClock.now
         if let hit = entries.withLock({ $0[key] }), hit.expires > now { return hit.decision }
         let decision = try await decide()
+        store(decision, key: key, takenAt: now)
+        return decision
+    }
+
+    private func renew(key: String, token: String, cluster: String, verb: String, decide: Decide) async {
+        let now = ContinuousClock.now
+        do {
+            store(try await decide(token, cluster, verb), key: key, takenAt: now)
+        } catch {
+            // The entry expires as it would have; the ordinary path will ask (and explain) then.
+            entries.withLock { table in table[key]?.renewing = false }
+        }
+    }
+
+    private func store(_ decision: AccessControl.Decision, key: String, takenAt now: ContinuousClock.Instant) {
         entries.withLock { table in
             if table.count >= capacity { table.removeAll(keepingCapacity: true) }
-            table[key] = Entry(decision: decision, expires: now + ttl)
+            table[key] = Entry(decision: decision, renewAfter: now + ttl / 2, expires: now + ttl)
         }
-        return decision
+    }
+
+    private static func key(_ token: String, _ cluster: String, _ verb: String) -> String {
+        token + "\u{0}" + cluster + "\u{0}" + verb
     }
 }

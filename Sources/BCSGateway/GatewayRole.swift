@@ -36,7 +36,7 @@ public struct GatewayRole: RoleModule {
     let peers: PeerLinks?
     let database: MongoDatabase
     /// Access decisions, shared by the proxy and its event-loop fast path.
-    let decisions = DecisionCache()
+    let decisions: DecisionCache
     /// The event-loop fast path for plain GETs to direct-mode clusters (nil: turned off).
     let fastPath: FastPath?
 
@@ -76,6 +76,11 @@ public struct GatewayRole: RoleModule {
         }
         self.impersonate = ["true", "1", "yes"].contains(impersonate)
         self.access = access
+        var decide: DecisionCache.Decide?
+        if let access {
+            decide = { token, cluster, verb in try await access.decide(token: token, resourceType: "cluster", resource: cluster, action: verb) }
+        }
+        decisions = DecisionCache(decide: decide)
         self.feed = feed
         self.extraServices = extraServices
         func url(_ key: String) throws -> String? {

@@ -1,0 +1,66 @@
+@testable import BCSGateway
+import BCSUserManager
+import Synchronization
+import Testing
+
+/// The access-decision cache: fresh decisions are served without asking, one in use is renewed in
+/// the background before it expires, and a revocation shows within the time to live.
+@Suite("gateway: access decision cache")
+struct DecisionCacheTests {
+    final class Decider: Sendable {
+        let calls = Atomic<Int>(0)
+        let revoked = Atomic<Bool>(false)
+
+        func decide(_ token: String, _ cluster: String, _ verb: String) async throws -> AccessControl.Decision {
+            calls.add(1, ordering: .relaxed)
+            return revoked.load(ordering: .relaxed) ? .forbidden("revoked") : .allowed(user: "alice", admin: false)
+        }
+    }
+
+    static func isAllowed(_ decision: AccessControl.Decision?) -> Bool {
+        if case .allowed = decision { return true }
+        return false
+    }
+
+    @Test func aDecisionInUseIsRenewedBeforeItExpiresAndARevocationShows() async throws {
+        let decider = Decider()
+        let cache = DecisionCache(ttl: .milliseconds(400), decide: { try await decider.decide($0, $1, $2) })
+        #expect(cache.cached(token: "t", cluster: "c", verb: "GET") == nil, "nothing cached yet")
+        let first = try await cache.decision(token: "t", cluster: "c", verb: "GET") { try await decider.decide("t", "c", "GET") }
+        #expect(Self.isAllowed(first))
+        #expect(decider.calls.load(ordering: .relaxed) == 1)
+
+        // Young: served as it is, nobody asked.
+        for _ in 0..<10 { #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET"))) }
+        #expect(decider.calls.load(ordering: .relaxed) == 1)
+
+        // Past half its life: still served, renewed once however often it is read.
+        try await Task.sleep(for: .milliseconds(250))
+        for _ in 0..<10 { #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET"))) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(decider.calls.load(ordering: .relaxed) == 2)
+
+        // Read on, it never lapses: past the first decision's expiry it is still there.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET")), "renewed, not expired")
+
+        // Revoked: the next renewal brings the refusal, within the time to live.
+        decider.revoked.store(true, ordering: .relaxed)
+        var refused = false
+        let clock = ContinuousClock()
+        let started = clock.now
+        while clock.now - started < .milliseconds(800), !refused {
+            if case .forbidden = cache.cached(token: "t", cluster: "c", verb: "GET") { refused = true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(refused, "a revocation shows within the time to live")
+    }
+
+    @Test func withoutADeciderEntriesExpire() async throws {
+        let cache = DecisionCache(ttl: .milliseconds(200))
+        _ = try await cache.decision(token: "t", cluster: "c", verb: "GET") { .allowed(user: "bob", admin: true) }
+        #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET")))
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(cache.cached(token: "t", cluster: "c", verb: "GET") == nil)
+    }
+}
