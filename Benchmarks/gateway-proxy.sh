@@ -176,4 +176,4 @@ print(f"at half the upstream's peak: added p50 {ms(g[2]) - ms(u[2]):.2f} ms, add
 PY
 echo "CPU (100% = one core) during the direct-mode row: $direct_cpu; during the tunnel row: $tunnel_cpu"
 echo "100 MiB GET: upstream directly ${direct_s} s, through the gateway ${gw_s} s, through the agent tunnel ${tunnel_s} s; gateway RSS before ${rss_before_big} KiB, peak so far ${hwm_big} KiB"
-echo "idle watches through the gateway: $watch_result; gateway RSS ${rss_before} KiB -> ${rss_during} KiB = $(( (rss_during - rss_before) / watches )) KiB per watch"
+echo "idle watches through the gateway: $watch_result; gateway RSS ${rss_before} KiB -> ${rss_during} KiB = $(awk -v a="$rss_before" -v b="$rss_during" -v n="$watches" 'BEGIN { printf "%.1f", (b - a) / n }') KiB per watch"

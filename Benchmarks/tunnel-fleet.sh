@@ -85,6 +85,6 @@ echo "tunnel fleet: $agents simulated agents (bcs agent-fleet) -> bcs serve --ro
 echo "all connected from cold:               ${cold_s} s"
 echo "tunnel sessions the gateway reports:   $sessions"
 echo "GET through one tunnel:                HTTP $probe"
-echo "gateway RSS:                           ${rss_before} KiB -> ${rss_after} KiB = $(( (rss_after - rss_before) / agents )) KiB per idle tunnel"
+echo "gateway RSS:                           ${rss_before} KiB -> ${rss_after} KiB = $(awk -v a="$rss_before" -v b="$rss_after" -v n="$agents" 'BEGIN { printf "%.1f", (b - a) / n }') KiB per idle tunnel (rounded to 0.1, not down)"
 echo "agent-fleet RSS:                       ${fleet_rss} KiB ($(( fleet_rss / agents )) KiB per agent)"
 echo "gateway restart: ready after ${ready_s} s; all $agents reconnected ${reconnect_s} s after the restart began"
