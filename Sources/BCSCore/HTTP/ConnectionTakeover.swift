@@ -60,7 +60,10 @@ public struct UpgradedPipeline {
 /// Keeps Hummingbird's handlers and an upgraded protocol apart once a connection is taken over.
 ///
 /// Inbound: nothing the new protocol lets through reaches Hummingbird's HTTP parts. Outbound:
-/// a response Hummingbird tries to write after the route returns is failed, not sent as raw bytes.
+/// a response Hummingbird writes after the route returns is dropped, not sent as raw bytes — and
+/// reported written: a failed write would make Hummingbird close the connection, and a route may
+/// return while the new protocol still runs (the agent tunnel's does, so that the request's task
+/// does not stay suspended deep in the router for the tunnel's lifetime).
 final class TakeoverBarrier: ChannelDuplexHandler, Sendable {
     typealias InboundIn = NIOAny
     typealias OutboundIn = NIOAny
@@ -68,6 +71,6 @@ final class TakeoverBarrier: ChannelDuplexHandler, Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        promise?.fail(ChannelError.ioOnClosedChannel)
+        promise?.succeed()
     }
 }

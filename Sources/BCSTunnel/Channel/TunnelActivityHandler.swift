@@ -43,6 +43,12 @@ final class TunnelActivityHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
+        // The gateway's server is shutting down gracefully: the session ends now, so its agent
+        // reconnects (to another replica), and the server is not kept waiting for it.
+        if event is ChannelShouldQuiesceEvent {
+            context.close(promise: nil)
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 

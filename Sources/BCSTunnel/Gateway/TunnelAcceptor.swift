@@ -6,13 +6,13 @@ import Logging
 import Metrics
 import NIOCore
 import NIOHTTP2
-import ServiceLifecycle
 
 /// The gateway's connect route: checks an agent's handshake, then runs its tunnel session.
 ///
 /// Header checks and the register token first (400 and 401 in the BCS envelope, as BCS 1.19.x
 /// refuses them); then `101` and the connection becomes HTTP/2 with the gateway as client. The
-/// session joins the pool for its cluster and the route returns when the session ends.
+/// session joins the pool for its cluster, leaves it when its connection closes, and the route
+/// returns at once.
 public struct TunnelAcceptor: Sendable {
     public let pool: TunnelPool
     let verifier: any RegisterTokenVerifier
@@ -36,7 +36,7 @@ public struct TunnelAcceptor: Sendable {
         router.get(RouterPath(path)) { request, context in try await handle(request, context: context) }
     }
 
-    /// Handles one connect request; returns after the session ended (or with the refusal).
+    /// Handles one connect request; returns once the session runs (or with the refusal).
     public func handle(_ request: Request, context: BCSRequestContext) async throws -> Response {
         let handshake: TunnelHandshake.Request
         switch TunnelHandshake.validate(method: request.method, headers: request.headers) {
@@ -65,16 +65,16 @@ public struct TunnelAcceptor: Sendable {
         pool.add(session)
         logger.info("tunnel: session up", metadata: ["cluster": "\(handshake.clusterID)", "session": "\(session.id)",
                                                     "apiserver": "\(handshake.params.address)"])
-        // Graceful shutdown closes the session so the route ends; the agent reconnects (to another replica).
-        await withGracefulShutdownHandler {
-            await session.closed()
-        } onGracefulShutdown: {
-            session.close()
+        let (pool, logger, clusterID) = (self.pool, self.logger, handshake.clusterID)
+        context.channel.closeFuture.whenComplete { _ in
+            pool.remove(session)
+            Self.live.decrement()
+            logger.info("tunnel: session down", metadata: ["cluster": "\(clusterID)", "session": "\(session.id)"])
         }
-        pool.remove(session)
-        Self.live.decrement()
-        logger.info("tunnel: session down", metadata: ["cluster": "\(handshake.clusterID)", "session": "\(session.id)"])
-        // The connection is gone; Hummingbird's attempt to write this is refused by the takeover barrier.
+        // The route returns while the session runs: waiting here kept this request's task, suspended
+        // under the whole router and middleware chain, for the tunnel's lifetime (about a third of
+        // the gateway's memory per idle tunnel). The takeover barrier drops this response; a graceful
+        // shutdown of the server ends the session (`TunnelActivityHandler`).
         return Response(status: .switchingProtocols)
     }
 
