@@ -6,8 +6,10 @@
 # serving a static file over TLS. Load: wrk, 1 thread, 32 connections, keep-alive.
 #
 # Then: the gateway's added p99 over the upstream at half of the upstream's peak rate (wrk with a
-# per-connection delay), and the gateway's RSS with WATCHES (default 1000) concurrent idle watches
-# through it to a `bcs kube-sim` cluster.
+# per-connection delay); ROUNDS (default 3) alternating rounds of nginx, gateway and tunnel for
+# median ratios (this machine's speed drifts within minutes); 100 MiB downloads (median of three);
+# and the gateway's RSS with WATCHES (default 1000) concurrent idle watches through it to a
+# `bcs kube-sim` cluster.
 #
 # usage: Benchmarks/gateway-proxy.sh [SECONDS (default 8)] [CONNECTIONS (default 32)] [WATCHES (default 1000)]
 #        PERF_OUT=/tmp/gw.perf Benchmarks/gateway-proxy.sh ...   (also records a CPU profile of the gateway row)
@@ -110,6 +112,20 @@ LUA
 run "upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/delay.lua"
 run "gateway at half peak" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/delay.lua"
 
+# This machine's speed drifts by 15-30% within minutes, and each row above is one run. ROUNDS more
+# rounds (default 3) alternate nginx, the gateway and the tunnel, 5 s each, for median ratios.
+rounds=${ROUNDS:-3}
+quick() { # wrk args -> req/s, refusing error pages as `run` does
+  wrk -t1 -c"$conns" -d5s "$@" > "$work/quick.txt"
+  if grep -q "Non-2xx" "$work/quick.txt" || ! grep -q "Requests/sec" "$work/quick.txt"; then cat "$work/quick.txt" >&2; exit 1; fi
+  awk '/Requests\/sec/ {print $2}' "$work/quick.txt"
+}
+: > "$work/rounds"
+for round in $(seq 1 "$rounds"); do
+  echo "==> alternating round $round of $rounds" >&2
+  echo "$(quick "http://127.0.0.1:$ngx$path") $(quick -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path") $(quick -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path")" >> "$work/rounds"
+done
+
 # A 100 MiB response: time and the gateway's peak RSS while it streams through.
 echo "==> 100 MiB download" >&2
 big=/api/v1/namespaces/default/configmaps/big
@@ -120,11 +136,16 @@ big_get() { # url -> seconds; fails unless all 100 MiB arrived with a 200
   [ "$code" = 200 ] && [ "$size" = $((100 << 20)) ] || { echo "100 MiB GET $1: status $code, $size bytes" >&2; exit 1; }
   echo "$secs"
 }
-direct_s=$(big_get "https://127.0.0.1:$up$big")
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 rss_before_big=$(awk '/VmRSS/ {print $2}' "/proc/$gwpid/status")
-gw_s=$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$big")
+d=(); g=(); t=()
+for _ in 1 2 3; do  # alternating, median of three each
+  d+=("$(big_get "https://127.0.0.1:$up$big")")
+  g+=("$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$big")")
+  t+=("$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$big")")
+done
 hwm_big=$(awk '/VmHWM/ {print $2}' "/proc/$gwpid/status")
-tunnel_s=$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$big")
+direct_s=$(median3 "${d[@]}"); gw_s=$(median3 "${g[@]}"); tunnel_s=$(median3 "${t[@]}")
 
 # Idle watches: kube-sim as a second cluster, WATCHES concurrent watches held open through the gateway.
 echo "==> $watches idle watches through the gateway" >&2
@@ -174,6 +195,13 @@ rows = {l.split("|")[0]: l.strip().split("|") for l in open(sys.argv[1]) if l.st
 u, g = rows["upstream at half peak"], rows["gateway at half peak"]
 print(f"at half the upstream's peak: added p50 {ms(g[2]) - ms(u[2]):.2f} ms, added p99 {ms(g[3]) - ms(u[3]):.2f} ms")
 PY
+python3 - "$work/rounds" <<'PY'
+import statistics, sys
+rounds = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+gn = [g / n for n, g, t in rounds]; tg = [t / g for n, g, t in rounds]
+print(f"alternating rounds ({len(rounds)} x 5 s each): gateway / nginx median {statistics.median(gn):.2f} ({', '.join(f'{v:.2f}' for v in gn)}); "
+      f"tunnel / direct gateway median {statistics.median(tg):.2f} ({', '.join(f'{v:.2f}' for v in tg)})")
+PY
 echo "CPU (100% = one core) during the direct-mode row: $direct_cpu; during the tunnel row: $tunnel_cpu"
-echo "100 MiB GET: upstream directly ${direct_s} s, through the gateway ${gw_s} s, through the agent tunnel ${tunnel_s} s; gateway RSS before ${rss_before_big} KiB, peak so far ${hwm_big} KiB"
+echo "100 MiB GET (median of 3, alternating): upstream directly ${direct_s} s, through the gateway ${gw_s} s, through the agent tunnel ${tunnel_s} s (tunnel speed / gateway speed = $(python3 -c "print(f'{$gw_s / $tunnel_s:.2f}')")); gateway RSS before ${rss_before_big} KiB, peak so far ${hwm_big} KiB"
 echo "idle watches through the gateway: $watch_result; gateway RSS ${rss_before} KiB -> ${rss_during} KiB = $(awk -v a="$rss_before" -v b="$rss_during" -v n="$watches" 'BEGIN { printf "%.1f", (b - a) / n }') KiB per watch"

@@ -200,7 +200,7 @@ public struct GatewayRole: RoleModule {
         let (registry, access, feed, logger, interval, audit) = (self.registry, self.access, self.feed, self.logger, self.probeInterval, self.audit)
         let sharedProbes = ClusterHealthProber.Shared(database: database)
         let replication = directory.map { directory in
-            [BackgroundService(name: "gateway-tunnel-directory", role: Role.gateway.rawValue) { TunnelDirectory.Publisher(directory: directory) }]
+            [BackgroundService(name: "gateway-tunnel-directory", role: Role.gateway.rawValue) { TunnelDirectory.Publisher(directory: directory, peers: peers) }]
         } ?? []
         return [
             BackgroundService(name: "gateway-audit-writer", role: Role.gateway.rawValue) { AuditWriter(audit: audit) },

@@ -75,6 +75,25 @@ public struct KubeSimServer: Sendable {
         configuration.maximumGracefulShutdownDuration = .seconds(2)
         configuration.maximumCancellationDuration = .seconds(2)
         let group = ServiceGroup(configuration: configuration)
+        let watchdog = Self.shutdownWatchdog(after: .seconds(3.5), logger: logger)
+        defer { watchdog.cancel() }
         try await group.run()
+    }
+
+    /// Exits the process if a shutdown overruns, before swift-service-lifecycle's cancellation
+    /// deadline would stop it with a crash: a session that ignores cancellation (a port-forward
+    /// tunnel held open by its client was one) must not turn every SIGTERM into a crash report.
+    static func shutdownWatchdog(after limit: Duration, logger: Logger) -> any DispatchSourceSignal {
+        let source = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        source.setEventHandler {
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: seconds)
+                logger.warning("shutdown: connections still open; exiting", metadata: ["after_seconds": "\(seconds)"])
+                _exit(0)  // not exit(): no atexit handlers racing the threads still running
+            }
+        }
+        source.resume()
+        return source
     }
 }

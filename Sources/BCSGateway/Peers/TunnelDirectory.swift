@@ -159,6 +159,8 @@ final class TunnelDirectory: Sendable {
     /// Keeps the records current: soon after a change, and every `renewEvery` regardless.
     struct Publisher: Service {
         let directory: TunnelDirectory
+        /// Their HTTP clients are shut down when this service ends (after the server has stopped).
+        var peers: PeerLinks?
 
         func run() async throws {
             try? await directory.collection.createIndexes([IndexModel(keys: ["cluster_id": 1, "expires": -1]), IndexModel(keys: ["replica": 1])])
@@ -177,6 +179,7 @@ final class TunnelDirectory: Sendable {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: TunnelDirectory.reconcileDelay) }
             }
             await directory.withdrawAll()
+            await peers?.shutdown()
         }
     }
 }
