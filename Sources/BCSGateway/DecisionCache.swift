@@ -13,7 +13,7 @@ import Synchronization
 /// busy client missed it in the same instant and went to the ordinary path and MongoDB together,
 /// which showed as a latency spike every 2 s.
 final class DecisionCache: Sendable {
-    typealias Decide = @Sendable (_ token: String, _ cluster: String, _ verb: String) async throws -> AccessControl.Decision
+    typealias Decide = @Sendable (_ token: String?, _ cluster: String, _ verb: String) async throws -> AccessControl.Decision
 
     private struct Entry {
         let decision: AccessControl.Decision
@@ -25,13 +25,24 @@ final class DecisionCache: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     let ttl: Duration
     let capacity: Int
-    /// Takes a decision again for renewal; without it entries simply expire.
+    /// Takes a decision; nil when this gateway has no access to the user-manager's data.
     private let decide: Decide?
 
-    init(ttl: Duration = .seconds(2), capacity: Int = 50_000, decide: Decide? = nil) {
+    init(ttl: Duration = .seconds(2), capacity: Int = 50_000, decide: Decide?) {
         self.ttl = ttl
         self.capacity = capacity
         self.decide = decide
+    }
+
+    /// Decisions on clusters, taken by `access`.
+    convenience init(access: AccessControl?) {
+        guard let access else {
+            self.init(decide: nil)
+            return
+        }
+        self.init(decide: { token, cluster, verb in
+            try await access.decide(token: token, resourceType: "cluster", resource: cluster, action: verb)
+        })
     }
 
     /// The decision already taken for this caller, cluster and verb, if it is still fresh; never waits.
@@ -52,12 +63,16 @@ final class DecisionCache: Sendable {
         return hit
     }
 
-    func decision(token: String?, cluster: String, verb: String, decide: () async throws -> AccessControl.Decision) async throws -> AccessControl.Decision {
-        guard let token else { return try await decide() }
+    /// The decision for this caller, cluster and verb: the cached one while fresh, else taken now.
+    func decision(token: String?, cluster: String, verb: String) async throws -> AccessControl.Decision {
+        guard let decide else {
+            throw KubeStatus.unavailable("this gateway has no access to the user-manager's data; it needs the usermanager secret and MongoDB")
+        }
+        guard let token else { return try await decide(nil, cluster, verb) }
         let key = Self.key(token, cluster, verb)
         let now = ContinuousClock.now
         if let hit = entries.withLock({ $0[key] }), hit.expires > now { return hit.decision }
-        let decision = try await decide()
+        let decision = try await decide(token, cluster, verb)
         store(decision, key: key, takenAt: now)
         return decision
     }

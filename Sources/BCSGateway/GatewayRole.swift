@@ -76,11 +76,7 @@ public struct GatewayRole: RoleModule {
         }
         self.impersonate = ["true", "1", "yes"].contains(impersonate)
         self.access = access
-        var decide: DecisionCache.Decide?
-        if let access {
-            decide = { token, cluster, verb in try await access.decide(token: token, resourceType: "cluster", resource: cluster, action: verb) }
-        }
-        decisions = DecisionCache(decide: decide)
+        decisions = DecisionCache(access: access)
         self.feed = feed
         self.extraServices = extraServices
         func url(_ key: String) throws -> String? {
@@ -167,7 +163,7 @@ public struct GatewayRole: RoleModule {
     }
 
     public func addRoutes(to router: Router<BCSRequestContext>) {
-        KubeProxy(registry: registry, tunnels: tunnels, tunnelHealth: tunnelHealth, access: access, audit: audit, decisions: decisions,
+        KubeProxy(registry: registry, tunnels: tunnels, tunnelHealth: tunnelHealth, audit: audit, decisions: decisions,
                   impersonate: impersonate, directory: directory, peers: peers)
             .addRoutes(to: router)
         if let directory, let peers {

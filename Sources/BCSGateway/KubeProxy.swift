@@ -19,9 +19,8 @@ struct KubeProxy: Sendable {
     let registry: ClusterRegistry
     let tunnels: TunnelPool
     let tunnelHealth: TunnelHealth
-    let access: AccessControl?
     let audit: AuditLog
-    /// Shared with the event-loop fast path (`FastProxyHandler`), which only reads it.
+    /// Takes (and caches) access decisions; shared with the event-loop fast path, which only reads it.
     let decisions: DecisionCache
     /// Forward non-admin users with `Impersonate-User`/`Impersonate-Group` so the cluster's RBAC applies.
     let impersonate: Bool
@@ -181,14 +180,7 @@ struct KubeProxy: Sendable {
     /// readers of one stream, which stopped the process (a slow `POST` answered early was enough).
     /// Request bodies are Kubernetes objects, so holding one costs little.
     static func wholeBody(of request: Request) async throws -> ByteBuffer {
-        let refusal = "request body over the gateway's \(requestBodyLimit >> 20) MiB limit"
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > requestBodyLimit { throw KubeStatus.tooLarge(refusal) }
-        var request = request
-        do {
-            return try await request.collectBody(upTo: requestBodyLimit)
-        } catch is NIOTooManyBytesError {
-            throw KubeStatus.tooLarge(refusal)
-        }
+        try await BCSBody.collect(request, limit: requestBodyLimit) { KubeStatus.tooLarge("\($0) of the gateway") }
     }
 
     /// Whether the response stays open for a long time: a watch or a followed log.
@@ -224,13 +216,7 @@ struct KubeProxy: Sendable {
 
     /// Authenticates the bearer token and checks the permission; refusals are audited and thrown as `Status`.
     func authorize(_ request: Request, target: Target, action: String, started: ContinuousClock.Instant) async throws -> Caller {
-        guard let access else {
-            throw KubeStatus.unavailable("this gateway has no access to the user-manager's data; it needs the usermanager secret and MongoDB")
-        }
-        let token = request.bearerToken
-        let decision = try await decisions.decision(token: token, cluster: target.clusterID, verb: action) {
-            try await access.decide(token: token, resourceType: "cluster", resource: target.clusterID, action: action)
-        }
+        let decision = try await decisions.decision(token: request.bearerToken, cluster: target.clusterID, verb: action)
         switch decision {
         case .unauthenticated(let why):
             audit.record(user: "-", cluster: target.clusterID, verb: action, path: target.subPath, status: 401, bytes: 0, started: started)

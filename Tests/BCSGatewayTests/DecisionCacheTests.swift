@@ -11,7 +11,7 @@ struct DecisionCacheTests {
         let calls = Atomic<Int>(0)
         let revoked = Atomic<Bool>(false)
 
-        func decide(_ token: String, _ cluster: String, _ verb: String) async throws -> AccessControl.Decision {
+        func decide(_ token: String?, _ cluster: String, _ verb: String) async throws -> AccessControl.Decision {
             calls.add(1, ordering: .relaxed)
             return revoked.load(ordering: .relaxed) ? .forbidden("revoked") : .allowed(user: "alice", admin: false)
         }
@@ -26,7 +26,7 @@ struct DecisionCacheTests {
         let decider = Decider()
         let cache = DecisionCache(ttl: .milliseconds(400), decide: { try await decider.decide($0, $1, $2) })
         #expect(cache.cached(token: "t", cluster: "c", verb: "GET") == nil, "nothing cached yet")
-        let first = try await cache.decision(token: "t", cluster: "c", verb: "GET") { try await decider.decide("t", "c", "GET") }
+        let first = try await cache.decision(token: "t", cluster: "c", verb: "GET")
         #expect(Self.isAllowed(first))
         #expect(decider.calls.load(ordering: .relaxed) == 1)
 
@@ -56,11 +56,19 @@ struct DecisionCacheTests {
         #expect(refused, "a revocation shows within the time to live")
     }
 
-    @Test func withoutADeciderEntriesExpire() async throws {
-        let cache = DecisionCache(ttl: .milliseconds(200))
-        _ = try await cache.decision(token: "t", cluster: "c", verb: "GET") { .allowed(user: "bob", admin: true) }
+    @Test func anEntryNotReadAgainExpires() async throws {
+        let decider = Decider()
+        let cache = DecisionCache(ttl: .milliseconds(200), decide: { try await decider.decide($0, $1, $2) })
+        _ = try await cache.decision(token: "t", cluster: "c", verb: "GET")
         #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET")))
         try await Task.sleep(for: .milliseconds(250))
+        #expect(cache.cached(token: "t", cluster: "c", verb: "GET") == nil)
+        #expect(decider.calls.load(ordering: .relaxed) == 1, "renewed only when read in the second half of its life")
+    }
+
+    @Test func withoutAccessToTheUserManagerNothingIsDecided() async throws {
+        let cache = DecisionCache(access: nil)
+        await #expect(throws: KubeStatus.self) { try await cache.decision(token: "t", cluster: "c", verb: "GET") }
         #expect(cache.cached(token: "t", cluster: "c", verb: "GET") == nil)
     }
 }

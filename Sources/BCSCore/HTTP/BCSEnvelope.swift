@@ -89,15 +89,21 @@ public enum BCSJSON {
 public enum BCSBody {
     /// Collects the body; over `limit` bytes is a 413 with `code`.
     public static func collect(_ request: Request, limit: Int, code: Int) async throws -> ByteBuffer {
+        try await collect(request, limit: limit) { BCSAPIError(.contentTooLarge, code: code, $0) }
+    }
+
+    /// Collects the body; over `limit` bytes throws what `tooLarge` makes of the explanation (each
+    /// API answers in its own format: the BCS envelope, a Kubernetes `Status`).
+    public static func collect(_ request: Request, limit: Int, tooLarge: (String) -> any Error) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw BCSAPIError(.contentTooLarge, code: code, "request body of \(length) bytes is over the \(limit)-byte limit")
+            throw tooLarge("request body of \(length) bytes is over the \(limit)-byte limit")
         }
         var request = request
         do {
             return try await request.collectBody(upTo: limit)
         } catch is NIOTooManyBytesError {
             // A body without Content-Length (chunked) that runs over.
-            throw BCSAPIError(.contentTooLarge, code: code, "request body is over the \(limit)-byte limit")
+            throw tooLarge("request body is over the \(limit)-byte limit")
         }
     }
 

@@ -6,8 +6,7 @@ import Synchronization
 /// the reported CA.
 struct DirectRoute: Sendable {
     let address: URLParts
-    let token: String
-    /// `Bearer <token>`, made once per route rather than per request.
+    /// `Bearer <token>` for the cluster's token, made once per route rather than per request.
     let authorization: String
     let tls: NIOSSLContext?
     /// Changes whenever address, token or CA change, so pooled connections made for an older route
@@ -43,7 +42,7 @@ final class DirectRoutes: Sendable {
             withdraw(clusterID)
             return
         }
-        let route = DirectRoute(address: parts, token: token, authorization: "Bearer \(token)", tls: tls, generation: generations.add(1, ordering: .relaxed).newValue,
+        let route = DirectRoute(address: parts, authorization: "Bearer \(token)", tls: tls, generation: generations.add(1, ordering: .relaxed).newValue,
                                 served: served)
         table.withLock { $0[clusterID] = route }
     }
