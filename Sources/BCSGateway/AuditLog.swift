@@ -30,30 +30,21 @@ final class AuditLog: Sendable {
     static let capacity = 10_000
     private let queue = Mutex<[Record]>([])
     private let dropped = Counter(label: "bcs_gateway_audit_dropped_total")
-    /// `bcs_gateway_requests_total` by cluster and code, made once each: asking the metrics
-    /// factory for a counter on every request was a measurable part of the fast path's cost.
-    private let requestCounters = Mutex<[RequestKey: Counter]>([:])
+    /// `bcs_gateway_requests_total` by cluster and code.
+    private let requestCounters = MetricHandles<RequestKey, Counter> { key in
+        Counter(label: "bcs_gateway_requests_total", dimensions: [("cluster", key.cluster), ("code", String(key.status))])
+    }
 
     private struct RequestKey: Hashable {
         let cluster: String
         let status: Int
     }
 
-    private func requestCounter(cluster: String, status: Int) -> Counter {
-        requestCounters.withLock { counters in
-            let key = RequestKey(cluster: cluster, status: status)
-            if let known = counters[key] { return known }
-            let made = Counter(label: "bcs_gateway_requests_total", dimensions: [("cluster", cluster), ("code", String(status))])
-            counters[key] = made
-            return made
-        }
-    }
-
     func record(user: String, cluster: String, verb: String, path: String, status: Int, bytes: Int, bytesIn: Int = 0,
                 started: ContinuousClock.Instant, upgraded: Bool = false) {
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        requestCounter(cluster: cluster, status: status).increment()
+        requestCounters(RequestKey(cluster: cluster, status: status)).increment()
         let record = Record(user: user, cluster: cluster, verb: verb, path: path, status: status, bytesIn: bytesIn, bytesOut: bytes,
                             milliseconds: Int(ms.rounded()), upgraded: upgraded)
         let queued = queue.withLock { queue in

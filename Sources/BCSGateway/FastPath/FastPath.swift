@@ -7,7 +7,6 @@ import Metrics
 import NIOCore
 import NIOHPACK
 import NIOHTTP1
-import Synchronization
 
 /// Decides, on the client connection's event loop, whether a request can be proxied there and then.
 ///
@@ -137,25 +136,26 @@ final class FastPathMetrics: Sendable {
         let status: Int
     }
 
-    private let table = Mutex<[Key: (Counter, Timer)]>([:])
+    private struct Handles: Sendable {
+        let counter: Counter
+        let timer: Timer
+    }
+
+    private let handles = MetricHandles<Key, Handles> { key in
+        let dimensions = [("http.route", key.route), ("http.request.method", "GET"), ("http.response.status_code", String(key.status))]
+        return Handles(counter: Counter(label: "hb.requests", dimensions: dimensions),
+                       timer: Timer(label: "http.server.request.duration", dimensions: dimensions, preferredDisplayUnit: .seconds))
+    }
     let fastRequests = Counter(label: "bcs_gateway_fast_path_requests_total")
     /// Of those, the ones carried through an agent tunnel.
     let tunnelRequests = Counter(label: "bcs_gateway_fast_path_tunnel_requests_total")
     let fallbacks = Counter(label: "bcs_gateway_fast_path_fallbacks_total")
 
     func record(route: String, status: Int, since started: ContinuousClock.Instant) {
-        let (counter, timer) = table.withLock { table in
-            let key = Key(route: route, status: status)
-            if let found = table[key] { return found }
-            let dimensions = [("http.route", route), ("http.request.method", "GET"), ("http.response.status_code", String(status))]
-            let made = (Counter(label: "hb.requests", dimensions: dimensions),
-                        Timer(label: "http.server.request.duration", dimensions: dimensions, preferredDisplayUnit: .seconds))
-            table[key] = made
-            return made
-        }
-        counter.increment()
+        let made = handles(Key(route: route, status: status))
+        made.counter.increment()
         let elapsed = ContinuousClock.now - started
-        timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        made.timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         fastRequests.increment()
     }
 }
