@@ -29,10 +29,17 @@ public struct TextLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let merged = LogEvent.metadata(of: event, base: metadata, provider: metadataProvider)
-        var line = Self.timestamp()
+        // One allocation for the line: growing it append by append cost the audit writer, which
+        // formats a line per proxied request, a reallocation every few fields.
+        var line = ""
+        line.reserveCapacity(96 + label.utf8.count + merged.count * 32)
+        line += Self.timestamp()
         line += " "
         line += event.level.rawValue
-        if !label.isEmpty { line += " " + label }
+        if !label.isEmpty {
+            line += " "
+            line += label
+        }
         line += ":"
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             line += " "
@@ -40,7 +47,11 @@ public struct TextLogHandler: LogHandler {
             line += "="
             line += value.description
         }
-        line += " [\(event.source)] \(event.message)\n"
+        line += " ["
+        line += event.source
+        line += "] "
+        line += event.message.description
+        line += "\n"
         sink.write(line)
     }
 

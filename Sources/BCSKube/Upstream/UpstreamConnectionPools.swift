@@ -10,7 +10,14 @@ import Synchronization
 /// A connection is dialled on the loop of the client connection that needs it and only ever used
 /// there, so a request and its upstream exchange never leave that thread.
 public final class UpstreamConnectionPools: Sendable {
-    public init() {}
+    let idleTimeout: TimeAmount
+    let sweepInterval: TimeAmount
+
+    /// Idle connections are closed after `idleTimeout` unused, checked every `sweepInterval`.
+    public init(idleTimeout: TimeAmount = .seconds(50), sweepInterval: TimeAmount = .seconds(5)) {
+        self.idleTimeout = idleTimeout
+        self.sweepInterval = sweepInterval
+    }
 
     private let pools = Mutex<[ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]>([:])
 
@@ -19,7 +26,7 @@ public final class UpstreamConnectionPools: Sendable {
         let bound = pools.withLock { pools in
             let key = ObjectIdentifier(eventLoop)
             if let found = pools[key] { return found }
-            let made = NIOLoopBound(UpstreamConnectionPool(eventLoop: eventLoop), eventLoop: eventLoop)
+            let made = NIOLoopBound(UpstreamConnectionPool(eventLoop: eventLoop, idleTimeout: idleTimeout, sweepInterval: sweepInterval), eventLoop: eventLoop)
             pools[key] = made
             return made
         }
@@ -39,25 +46,32 @@ public final class UpstreamConnectionPool {
     public let eventLoop: any EventLoop
     private var idle: [Int: [UpstreamConnection]] = [:]
     private var idleCount = 0
+    private var sweep: Scheduled<Void>?
+
+    /// How many connections wait in the pool.
+    public var idleConnections: Int { idleCount }
 
     /// Idle connections kept per route; more are closed when their exchange ends.
     static let maximumIdlePerRoute = 128
     /// Idle connections kept on one loop across all routes.
     static let maximumIdle = 1024
-    /// An idle connection is closed after this long unused (an apiserver would close it anyway).
-    static let idleTimeout: TimeAmount = .seconds(55)
+    /// An idle connection is closed after this long unused (an apiserver would close it anyway),
+    /// give or take `sweepInterval`.
+    let idleTimeout: TimeAmount
+    let sweepInterval: TimeAmount
     static let connectTimeout: TimeAmount = .seconds(2)
 
-    init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop, idleTimeout: TimeAmount, sweepInterval: TimeAmount) {
         self.eventLoop = eventLoop
+        self.idleTimeout = idleTimeout
+        self.sweepInterval = sweepInterval
     }
 
     /// The most recently used idle connection for the route, if any.
     public func take(generation: Int) -> UpstreamConnection? {
         while let connection = idle[generation]?.popLast() {
             idleCount -= 1
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
+            connection.exchange.leaveIdle()
             if connection.channel.isActive { return connection }
         }
         return nil
@@ -71,16 +85,29 @@ public final class UpstreamConnectionPool {
         }
         idle[connection.generation, default: []].append(connection)
         idleCount += 1
-        connection.exchange.idle { [weak self, weak connection] in
-            guard let self, let connection else { return }
-            self.remove(connection)
-        }
-        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: Self.idleTimeout) { [weak connection] in
-            connection?.channel.close(promise: nil)
+        connection.idleSince = .now()
+        connection.exchange.enterIdle()
+        if sweep == nil { armSweep() }
+    }
+
+    /// One timer per loop closes connections idle too long: a timer per connection, set and
+    /// cancelled around every request, cost the fast path more than the rest of the pool did.
+    private func armSweep() {
+        sweep = eventLoop.assumeIsolated().scheduleTask(in: sweepInterval) { [weak self] in
+            self?.closeExpired()
         }
     }
 
-    private func remove(_ connection: UpstreamConnection) {
+    private func closeExpired() {
+        sweep = nil
+        let cutoff = NIODeadline.now() - idleTimeout
+        // Closing a connection removes it from `idle` (its handler reports it), so collect first.
+        let expired = idle.values.flatMap { $0.filter { $0.idleSince < cutoff } }
+        for connection in expired { connection.channel.close(promise: nil) }
+        if idleCount > expired.count { armSweep() }
+    }
+
+    fileprivate func remove(_ connection: UpstreamConnection) {
         guard let index = idle[connection.generation]?.firstIndex(where: { $0 === connection }) else { return }
         idle[connection.generation]?.remove(at: index)
         if idle[connection.generation]?.isEmpty == true { idle[connection.generation] = nil }
@@ -116,8 +143,13 @@ public final class UpstreamConnectionPool {
 
     /// The connection object of a channel `connect` made; call on the loop.
     public func adopt(_ channel: any Channel, generation: Int) throws -> UpstreamConnection {
-        UpstreamConnection(channel: channel, exchange: try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self),
-                           generation: generation)
+        let connection = UpstreamConnection(channel: channel, exchange: try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self),
+                                            generation: generation)
+        connection.exchange.onIdleClose = { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            self.remove(connection)
+        }
+        return connection
     }
 }
 
@@ -126,7 +158,8 @@ public final class UpstreamConnection {
     public let channel: any Channel
     public let exchange: UpstreamExchangeHandler
     public let generation: Int
-    var idleTimer: Scheduled<Void>?
+    /// When it last went back to the pool.
+    var idleSince = NIODeadline.uptimeNanoseconds(0)
 
     init(channel: any Channel, exchange: UpstreamExchangeHandler, generation: Int) {
         self.channel = channel

@@ -20,7 +20,9 @@ public final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChan
     public typealias InboundIn = HTTPClientResponsePart
 
     private var receiver: (any UpstreamResponseReceiver)?
-    private var onIdleClose: (() -> Void)?
+    /// Set once by the pool: the connection closed while it waited there.
+    var onIdleClose: (() -> Void)?
+    private var isIdle = false
     private var context: ChannelHandlerContext?
 
     public func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -28,15 +30,17 @@ public final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChan
 
     func begin(_ receiver: any UpstreamResponseReceiver) {
         self.receiver = receiver
-        onIdleClose = nil
     }
 
-    /// The exchange ended: wait in the pool; `onClose` runs if the connection closes meanwhile.
-    func idle(onClose: @escaping () -> Void) {
+    /// The exchange ended: wait in the pool; `onIdleClose` runs if the connection closes meanwhile.
+    func enterIdle() {
         receiver = nil
-        onIdleClose = onClose
+        isIdle = true
         context?.read()
     }
+
+    /// Taken from the pool for an exchange.
+    func leaveIdle() { isIdle = false }
 
     /// Detaches the current exchange without telling it (it is going away itself).
     public func abandon() { receiver = nil }
@@ -66,9 +70,9 @@ public final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChan
         if let receiver {
             self.receiver = nil
             receiver.upstreamClosed()
-        } else {
+        } else if isIdle {
+            isIdle = false
             onIdleClose?()
-            onIdleClose = nil
         }
         context.fireChannelInactive()
     }
