@@ -5,14 +5,16 @@
 # TLS upstream, buffering off) and through `kubectl proxy`, all in one run. The upstream is nginx
 # serving a static file over TLS. Load: wrk, 1 thread, 32 connections, keep-alive.
 #
-# Then: the gateway's added p99 over the upstream at half of the upstream's peak rate (wrk with a
-# per-connection delay); ROUNDS (default 3) alternating rounds of nginx, gateway and tunnel for
-# median ratios (this machine's speed drifts within minutes); 100 MiB downloads (median of three);
+# Every row runs ROUNDS times (default 3), the rows in turn, and the table shows medians (this
+# machine's speed drifts within minutes). Then: the gateway's and nginx's added p99 over the
+# upstream at half of the upstream's peak rate (wrk with a per-connection delay), in rounds too;
+# 100 MiB downloads (median of three);
 # and the gateway's RSS with WATCHES (default 1000) concurrent idle watches through it to a
 # `bcs kube-sim` cluster.
 #
 # usage: Benchmarks/gateway-proxy.sh [SECONDS (default 8)] [CONNECTIONS (default 32)] [WATCHES (default 1000)]
-#        PERF_OUT=/tmp/gw.perf Benchmarks/gateway-proxy.sh ...   (also records a CPU profile of the gateway row)
+#        ROUNDS=5 Benchmarks/gateway-proxy.sh ...                  (more rounds)
+#        PERF_OUT=/tmp/gw.perf Benchmarks/gateway-proxy.sh ...   (also records a CPU profile of the first gateway row)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Benchmarks/lib/tls-upstream.sh
@@ -69,11 +71,11 @@ REGISTER_TOKEN=$ttoken .build/release/bcs kube-agent --bke-address "http://127.0
 for _ in $(seq 1 100); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" >/dev/null && break; sleep 0.2; done
 
 results="$work/results"
-run() { # name url [header]
+run() { # name url [wrk args] -> appends "name|rps|p50|p99" to $results
   local name=$1 url=$2; shift 2
   echo "==> $name" >&2
-  # PERF_OUT=file: a CPU profile of the gateway while it serves the direct-mode row.
-  if [ -n "${PERF_OUT:-}" ] && [ "$name" = "bcs gateway (ours)" ]; then
+  # PERF_OUT=file: a CPU profile of the gateway while it serves its first direct-mode row.
+  if [ -n "${PERF_OUT:-}" ] && [ "$name" = "bcs gateway (ours)" ] && [ ! -e "$PERF_OUT" ]; then
     perf record -F 499 -g -o "$PERF_OUT" -p "$gwpid" -- sleep $((seconds - 1)) >/dev/null 2>&1 &
   fi
   wrk -t1 -c"$conns" -d"${seconds}s" --latency "$@" "$url" > "$work/wrk.txt"
@@ -87,43 +89,50 @@ run() { # name url [header]
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt"); p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
   echo "$name|$rps|$p50|$p99" >> "$results"
 }
-run "upstream directly (TLS)" "https://127.0.0.1:$up$path"
-run "nginx proxy_pass" "http://127.0.0.1:$ngx$path"
-run "kubectl proxy" "http://127.0.0.1:$kp$path"
-# CPU per process while a row runs (100% = one core): the tunnel row has two proxies in series.
 apid=$(pgrep -f "bcs kube-agent --bke-address http://127.0.0.1:$gw" | head -1)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-cpu_pct() { python3 -c "import sys; print(f'{($2 - $1) / $(getconf CLK_TCK) / ($4 - $3) * 100:.0f}%')"; }
-g0=$(ticks "$gwpid"); t0=$(date +%s.%N)
-run "bcs gateway (ours)" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
-g1=$(ticks "$gwpid"); t1=$(date +%s.%N)
-direct_cpu="gateway $(cpu_pct "$g0" "$g1" "$t0" "$t1")"
-g0=$(ticks "$gwpid"); a0=$(ticks "$apid"); t0=$(date +%s.%N)
-run "bcs gateway, tunnel mode" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" -H "Authorization: Bearer $admin"
-g1=$(ticks "$gwpid"); a1=$(ticks "$apid"); t1=$(date +%s.%N)
-tunnel_cpu="gateway $(cpu_pct "$g0" "$g1" "$t0" "$t1"), agent $(cpu_pct "$a0" "$a1" "$t0" "$t1")"
+# CPU per process while the gateway's rows run (100% = one core): the tunnel row has two proxies in series.
+gw_ticks=0; gw_secs=0; tgw_ticks=0; tag_ticks=0; t_secs=0
+gateway_row() {
+  local g0 t0 g1 t1
+  g0=$(ticks "$gwpid"); t0=$(date +%s.%N)
+  run "bcs gateway (ours)" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
+  g1=$(ticks "$gwpid"); t1=$(date +%s.%N)
+  gw_ticks=$((gw_ticks + g1 - g0)); gw_secs=$(python3 -c "print($gw_secs + $t1 - $t0)")
+}
+tunnel_row() {
+  local g0 a0 t0 g1 a1 t1
+  g0=$(ticks "$gwpid"); a0=$(ticks "$apid"); t0=$(date +%s.%N)
+  run "bcs gateway, tunnel mode" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" -H "Authorization: Bearer $admin"
+  g1=$(ticks "$gwpid"); a1=$(ticks "$apid"); t1=$(date +%s.%N)
+  tgw_ticks=$((tgw_ticks + g1 - g0)); tag_ticks=$((tag_ticks + a1 - a0)); t_secs=$(python3 -c "print($t_secs + $t1 - $t0)")
+}
 
-# Half of the upstream's peak rate: each connection waits between requests so the total is ~rate/2.
-peak=$(awk -F'|' '$1=="upstream directly (TLS)" {print $2}' "$results")
+# This machine's speed drifts by 15-30% within minutes, so one run of each row would compare
+# different machines. ROUNDS rounds (default 3) run every row in turn; the table shows each row's
+# median and the ratios are medians of each round's ratio (rows of a round ran seconds apart).
+rounds=${ROUNDS:-3}
+for round in $(seq 1 "$rounds"); do
+  echo "==> round $round of $rounds" >&2
+  run "upstream directly (TLS)" "https://127.0.0.1:$up$path"
+  run "nginx proxy_pass" "http://127.0.0.1:$ngx$path"
+  run "kubectl proxy" "http://127.0.0.1:$kp$path"
+  gateway_row
+  tunnel_row
+done
+
+# Half of the upstream's peak rate: each connection waits between requests so the total is ~rate/2
+# for the upstream. nginx beside the gateway shows what a mature proxy adds at the same load.
+peak=$(awk -F'|' '$1=="upstream directly (TLS)" {print $2}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 delay_ms=$(python3 -c "print(max(1, round($conns * 1000 / ($peak / 2))))")
 cat > "$work/delay.lua" <<LUA
 function delay() return $delay_ms end
 LUA
-run "upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/delay.lua"
-run "gateway at half peak" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/delay.lua"
-
-# This machine's speed drifts by 15-30% within minutes, and each row above is one run. ROUNDS more
-# rounds (default 3) alternate nginx, the gateway and the tunnel, 5 s each, for median ratios.
-rounds=${ROUNDS:-3}
-quick() { # wrk args -> req/s, refusing error pages as `run` does
-  wrk -t1 -c"$conns" -d5s "$@" > "$work/quick.txt"
-  if grep -q "Non-2xx" "$work/quick.txt" || ! grep -q "Requests/sec" "$work/quick.txt"; then cat "$work/quick.txt" >&2; exit 1; fi
-  awk '/Requests\/sec/ {print $2}' "$work/quick.txt"
-}
-: > "$work/rounds"
 for round in $(seq 1 "$rounds"); do
-  echo "==> alternating round $round of $rounds" >&2
-  echo "$(quick "http://127.0.0.1:$ngx$path") $(quick -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path") $(quick -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path")" >> "$work/rounds"
+  echo "==> half-peak round $round of $rounds" >&2
+  run "upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/delay.lua"
+  run "nginx at half peak" "http://127.0.0.1:$ngx$path" -s "$work/delay.lua"
+  run "gateway at half peak" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/delay.lua"
 done
 
 # A 100 MiB response: time and the gateway's peak RSS while it streams through.
@@ -176,32 +185,36 @@ wait "$wpid" || true
 
 echo
 echo "1 KiB JSON GET, wrk -t1 -c$conns -d${seconds}s, keep-alive, upstream nginx over TLS (this 2-core machine)"
-printf '%-28s %12s %10s %10s\n' path req/s p50 p99
-while IFS='|' read -r name rps p50 p99; do printf '%-28s %12s %10s %10s\n' "$name" "$rps" "$p50" "$p99"; done < "$results"
-python3 - "$results" <<'PY'
-import sys
-rows = {l.split("|")[0]: float(l.split("|")[1]) for l in open(sys.argv[1]) if l.strip()}
-g, n, k = rows["bcs gateway (ours)"], rows["nginx proxy_pass"], rows["kubectl proxy"]
-t = rows["bcs gateway, tunnel mode"]
-print(f"gateway / nginx = {g/n:.2f}   gateway / kubectl proxy = {g/k:.2f}   tunnel / direct gateway = {t/g:.2f}")
-PY
-python3 - "$results" <<'PY'
-import sys
+python3 - "$results" "$rounds" <<'PY'
+import statistics, sys
 def ms(v):
     v = v.strip()
     for suffix, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
         if v.endswith(suffix): return float(v[: -len(suffix)]) * factor
-rows = {l.split("|")[0]: l.strip().split("|") for l in open(sys.argv[1]) if l.strip()}
-u, g = rows["upstream at half peak"], rows["gateway at half peak"]
-print(f"at half the upstream's peak: added p50 {ms(g[2]) - ms(u[2]):.2f} ms, added p99 {ms(g[3]) - ms(u[3]):.2f} ms")
+def show(x): return f"{x * 1000:.0f}us" if x < 1 else f"{x:.2f}ms"
+rows = {}
+for line in open(sys.argv[1]):
+    if line.strip():
+        name, rps, p50, p99 = line.strip().split("|")
+        rows.setdefault(name, []).append((float(rps), ms(p50), ms(p99)))
+med = lambda xs: statistics.median(xs)
+print(f"medians of {sys.argv[2]} rounds; each round ran every row in turn")
+print(f"{'path':<28} {'req/s':>10} {'p50':>9} {'p99':>9}   req/s of each round")
+for name, runs in rows.items():
+    print(f"{name:<28} {med([r[0] for r in runs]):>10.0f} {show(med([r[1] for r in runs])):>9} {show(med([r[2] for r in runs])):>9}   "
+          + ", ".join(f"{r[0]:.0f}" for r in runs))
+def ratios(a, b): return [x[0] / y[0] for x, y in zip(rows[a], rows[b])]
+def say(label, values): return f"{label} = {med(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})"
+print("per-round ratios, median (each round): " + "; ".join([
+    say("gateway / nginx", ratios("bcs gateway (ours)", "nginx proxy_pass")),
+    say("gateway / kubectl proxy", ratios("bcs gateway (ours)", "kubectl proxy")),
+    say("tunnel / direct gateway", ratios("bcs gateway, tunnel mode", "bcs gateway (ours)"))]))
+u, n, g = rows["upstream at half peak"], rows["nginx at half peak"], rows["gateway at half peak"]
+added = lambda xs, i: med([x[i] - y[i] for x, y in zip(xs, u)])
+print(f"at half the upstream's peak (median per round): gateway added p50 {added(g, 1):.2f} ms, p99 {added(g, 2):.2f} ms; "
+      f"nginx added p50 {added(n, 1):.2f} ms, p99 {added(n, 2):.2f} ms")
 PY
-python3 - "$work/rounds" <<'PY'
-import statistics, sys
-rounds = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-gn = [g / n for n, g, t in rounds]; tg = [t / g for n, g, t in rounds]
-print(f"alternating rounds ({len(rounds)} x 5 s each): gateway / nginx median {statistics.median(gn):.2f} ({', '.join(f'{v:.2f}' for v in gn)}); "
-      f"tunnel / direct gateway median {statistics.median(tg):.2f} ({', '.join(f'{v:.2f}' for v in tg)})")
-PY
-echo "CPU (100% = one core) during the direct-mode row: $direct_cpu; during the tunnel row: $tunnel_cpu"
+cpu() { python3 -c "print(f'{$1 / $(getconf CLK_TCK) / $2 * 100:.0f}%')"; }
+echo "CPU (100% = one core) during the direct-mode rows: gateway $(cpu $gw_ticks $gw_secs); during the tunnel rows: gateway $(cpu $tgw_ticks $t_secs), agent $(cpu $tag_ticks $t_secs)"
 echo "100 MiB GET (median of 3, alternating): upstream directly ${direct_s} s, through the gateway ${gw_s} s, through the agent tunnel ${tunnel_s} s (tunnel speed / gateway speed = $(python3 -c "print(f'{$gw_s / $tunnel_s:.2f}')")); gateway RSS before ${rss_before_big} KiB, peak so far ${hwm_big} KiB"
 echo "idle watches through the gateway: $watch_result; gateway RSS ${rss_before} KiB -> ${rss_during} KiB = $(awk -v a="$rss_before" -v b="$rss_during" -v n="$watches" 'BEGIN { printf "%.1f", (b - a) / n }') KiB per watch"

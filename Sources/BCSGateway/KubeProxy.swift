@@ -288,32 +288,40 @@ struct KubeProxy: Sendable {
     /// Responses of at most this many bytes with a known length are read whole, then answered in one write.
     static let bufferedResponseLimit = 256 << 10
 
-    /// Whether a response header is one of `droppedResponseHeaders`, in any case, without
-    /// lowercasing every name of every answer (only names of those lengths are compared).
-    static func isHopByHopResponseHeader(_ name: String) -> Bool {
+    /// What the gateway answers as `Server` on every path (Hummingbird's setting on the ordinary
+    /// path): the apiserver's own `Server` is replaced, as nginx does, so the two paths look alike.
+    static let serverName = "bcs/\(BCSVersion.current)"
+
+    /// Whether an apiserver's response header is not relayed: one of `droppedResponseHeaders` or
+    /// `Server` (replaced), in any case, without lowercasing every name of every answer (only names
+    /// of those lengths are compared).
+    static func isReplacedResponseHeader(_ name: String) -> Bool {
         switch name.utf8.count {
         case 2, 7, 10, 16, 17: return droppedResponseHeaders.contains(name.lowercased())
+        case 6: return name.lowercased() == "server"
         default: return false
         }
     }
 
-    /// The upstream's response headers minus hop-by-hop ones.
+    /// The upstream's response headers minus hop-by-hop ones, with the gateway's `Server`.
     static func relayedHeaders(_ upstream: HTTPHeaders) -> HTTPFields {
         var headers = HTTPFields()
-        headers.reserveCapacity(upstream.count)
-        for (name, value) in upstream where !isHopByHopResponseHeader(name) {
+        headers.reserveCapacity(upstream.count + 1)
+        for (name, value) in upstream where !isReplacedResponseHeader(name) {
             if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
         }
+        headers.append(HTTPField(name: .server, value: serverName))
         return headers
     }
 
-    /// The upstream's response headers minus hop-by-hop ones, kept as HTTP/1 headers.
+    /// The upstream's response headers minus hop-by-hop ones, with the gateway's `Server`, kept as HTTP/1 headers.
     static func relayedHeaders(http1 upstream: HTTPHeaders) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(upstream.count)
-        for (name, value) in upstream where !isHopByHopResponseHeader(name) {
+        headers.reserveCapacity(upstream.count + 1)
+        for (name, value) in upstream where !isReplacedResponseHeader(name) {
             headers.add(name: name, value: value)
         }
+        headers.add(name: "Server", value: serverName)
         return headers
     }
 

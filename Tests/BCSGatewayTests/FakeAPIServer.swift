@@ -58,7 +58,7 @@ struct FakeAPIServer {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router, server: try .tls(.http1(), tlsConfiguration: tls),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-apiserver"),
             onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
             logger: Logger(label: "fake-apiserver")
         )

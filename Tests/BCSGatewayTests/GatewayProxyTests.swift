@@ -185,6 +185,8 @@ struct GatewayProxyTests {
         let limit3 = try #require(received.range(of: #""query":"limit=3""#))
         #expect(limit1.lowerBound < posted.lowerBound && posted.lowerBound < limit3.lowerBound, "answers in request order: \(received)")
         #expect(received.components(separatedBy: "HTTP/1.1 200").count == 3 && received.contains("HTTP/1.1 201"), "\(received)")
+        // Fast and ordinary answers alike name the gateway as `Server`, not the apiserver.
+        #expect(received.components(separatedBy: "\r\nServer: bcs/").count == 4 && !received.contains("fake-apiserver"), "\(received)")
 
         // A client that half-closes right after its GET still gets the answer (the fast path reads on
         // while it runs, so it sees the end of input before the answer is sent).
