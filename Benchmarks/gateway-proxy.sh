@@ -35,7 +35,7 @@ chmod 755 "$work"  # nginx workers run as nobody when started by root: a 0700 di
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 up=$(free_port); ngx=$(free_port); kp=$(free_port); gw=$(free_port); mport=$(free_port)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; nginx -p "$work" -c "$work/nginx.conf" -s stop 2>/dev/null || true; scripts/mongo stop "$mport"; rm -rf "$work" ".run/mongo-$mport"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_tls_upstream "$work"; scripts/mongo stop "$mport"; rm -rf "$work" ".run/mongo-$mport"; }
 trap cleanup EXIT
 
 # The 100 MiB file goes in before nginx starts serving the directory.
@@ -44,11 +44,13 @@ head -c $((100 << 20)) /dev/urandom > "$work/www/api/v1/namespaces/default/confi
 start_tls_upstream "$work" "$up" "$ngx"
 path=/api/v1/namespaces/default/configmaps/bench
 
-kubectl proxy --kubeconfig "$work/kubeconfig" --port "$kp" >/dev/null 2>&1 & pids+=($!)
+# Each proxy runs in a session of its own, as nginx (a daemon) does: with the kernel's autogroup
+# scheduling, a process left in this script's session shares one CPU share with wrk.
+setsid kubectl proxy --kubeconfig "$work/kubeconfig" --port "$kp" >/dev/null 2>&1 & pids+=($!)
 
 uri=$(scripts/mongo start "$mport" ".run/mongo-$mport/data")
 admin=BenchGatewayAdmin0123456789abcdXY
-BCS_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))') .build/release/bcs serve --roles usermanager,gateway \
+BCS_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))') setsid .build/release/bcs serve --roles usermanager,gateway \
   --listen "127.0.0.1:$gw" --mongodb-uri "$uri" --database bench_gateway --bootstrap-admin "admin:$admin" --log-level warning & pids+=($!); gwpid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$gw/readyz" >/dev/null && break; sleep 0.2; done
 api="http://127.0.0.1:$gw/bcsapi/v4/usermanager/v1"
@@ -66,7 +68,7 @@ for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$kp$path" >/dev/null && brea
 # "apiserver" (its --kubeconfig) is the same nginx upstream.
 curl -sf -X POST -H "Authorization: Bearer $admin" "$api/clusters" -d '{"cluster_id":"BCS-K8S-TUNNEL","cluster_type":"k8s"}' >/dev/null
 ttoken=$(curl -s -X POST -H "Authorization: Bearer $admin" "$api/clusters/BCS-K8S-TUNNEL/register_tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
-REGISTER_TOKEN=$ttoken .build/release/bcs kube-agent --bke-address "http://127.0.0.1:$gw" --cluster-id BCS-K8S-TUNNEL --use-websocket \
+REGISTER_TOKEN=$ttoken setsid .build/release/bcs kube-agent --bke-address "http://127.0.0.1:$gw" --cluster-id BCS-K8S-TUNNEL --use-websocket \
   --kubeconfig "$work/kubeconfig" --listen-addr 127.0.0.1:0 > "$work/agent.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 100); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" >/dev/null && break; sleep 0.2; done
 

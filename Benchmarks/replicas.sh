@@ -28,7 +28,7 @@ work=$(mktemp -d); chmod 755 "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 up=$(free_port); a=$(free_port); b=$(free_port); lb=$(free_port); mport=$(free_port)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; nginx -p "$work" -c "$work/nginx.conf" -s stop 2>/dev/null || true; scripts/mongo stop "$mport"; rm -rf "$work" ".run/mongo-$mport"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_tls_upstream "$work"; scripts/mongo stop "$mport"; rm -rf "$work" ".run/mongo-$mport"; }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 
