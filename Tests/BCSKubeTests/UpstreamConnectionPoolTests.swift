@@ -24,6 +24,17 @@ import Testing
         try await Task.sleep(for: .milliseconds(700))
         #expect(try await loop.submit { pools.pool(on: loop).idleConnections }.get() == 0)
         #expect(server.open == 0)
+
+        // Two idle connections of different ages: the sweep that closes the older one still comes
+        // back for the younger.
+        #expect(try await exchange(pools, loop, port: server.port, dial: true) == 200)
+        #expect(try await exchange(pools, loop, port: server.port, dial: true) == 200)
+        try await Task.sleep(for: .milliseconds(150))
+        #expect(try await exchange(pools, loop, port: server.port, dial: false) == 200)  // renews the newer one
+        #expect(try await loop.submit { pools.pool(on: loop).idleConnections }.get() == 2)
+        try await Task.sleep(for: .milliseconds(900))
+        #expect(try await loop.submit { pools.pool(on: loop).idleConnections }.get() == 0)
+        #expect(server.open == 0)
     }
 
     @Test func aConnectionTheServerClosesLeavesThePool() async throws {

@@ -104,7 +104,8 @@ public final class UpstreamConnectionPool {
         // Closing a connection removes it from `idle` (its handler reports it), so collect first.
         let expired = idle.values.flatMap { $0.filter { $0.idleSince < cutoff } }
         for connection in expired { connection.channel.close(promise: nil) }
-        if idleCount > expired.count { armSweep() }
+        // The closed ones may or may not have left `idle` yet; a sweep too many finds nothing.
+        if idleCount > 0 { armSweep() }
     }
 
     fileprivate func remove(_ connection: UpstreamConnection) {
