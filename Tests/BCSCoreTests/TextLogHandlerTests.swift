@@ -18,6 +18,25 @@ struct TextLogHandlerTests {
         #expect(line.wholeMatch(of: pattern) != nil, "\(line)")
     }
 
+    /// `LogFormat.line` (the audit writer's way) renders what the handler writes for the same record.
+    @Test(arguments: LogFormat.allCases)
+    func aRenderedLineIsTheHandlersLine(format: LogFormat) throws {
+        let sink = LogSink(capturing: ())
+        let logger = Logger(label: "bcs.audit") { label -> any LogHandler in
+            format == .text ? TextLogHandler(label: label, level: .info, sink: sink) : JSONLogHandler(label: label, level: .info, sink: sink)
+        }
+        let fields = [(key: "bytes", value: "10"), (key: "cluster", value: "BCS-K8S-1"), (key: "path", value: #"/api/v1/"q" x"#)]
+        logger.info("proxied", metadata: Logger.Metadata(uniqueKeysWithValues: fields.map { ($0.key, .string($0.value)) }))
+        let rendered = format.line(level: .info, label: "bcs.audit", source: "BCSCoreTests", message: "proxied", fields: fields)
+        let logged = try #require(sink.lines.first)
+        // Their timestamps may differ by a second; nothing else may.
+        func withoutTime(_ line: String) -> String {
+            line.replacing(#/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 /#, with: "").replacing(#/"ts":"[^"]*"/#, with: "")
+        }
+        #expect(withoutTime(rendered) == withoutTime(logged), "\(rendered) vs \(logged)")
+        #expect(withoutTime(rendered) != rendered, "the timestamp was found and removed")
+    }
+
     @Test func aBatchGoesOutWhenItEnds() throws {
         let sink = LogSink(capturing: ())
         let logger = Logger(label: "bcs.audit") { TextLogHandler(label: $0, level: .info, sink: sink) }

@@ -197,6 +197,30 @@ struct ServeBinaryTests {
         #expect(!child.stderr.contains(mongoURI + "/"), "the raw URI (which may hold credentials) is never logged")
     }
 
+    /// Audit records reach the log in the process's format, at `info` whatever `--log-level` says.
+    @Test(arguments: ["text", "json"])
+    func auditRecordsAreLoggedInTheChosenFormat(format: String) async throws {
+        let (child, port) = try await startServe(["--roles", "usermanager,gateway", "--log-format", format, "--log-level", "warning"])
+        defer { child.terminate() }
+        #expect(try await get("http://127.0.0.1:\(port)/tunnels/clusters/BCS-K8S-AUDIT/api/v1/namespaces").status == 401)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var audit: [String] = []
+        while audit.isEmpty && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            audit = child.stderr.split(separator: "\n").map(String.init).filter { $0.contains("bcs.audit") }
+        }
+        let line = try #require(audit.first, "no audit line in: \(child.stderr.suffix(2000))")
+        if format == "json" {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            #expect(object["logger"] as? String == "bcs.audit" && object["level"] as? String == "info" && object["msg"] as? String == "proxied", "\(line)")
+            #expect(object["cluster"] as? String == "BCS-K8S-AUDIT" && object["status"] as? String == "401" && object["verb"] as? String == "GET", "\(line)")
+            #expect(object["path"] as? String == "/api/v1/namespaces" && object["ts"] is String, "\(line)")
+        } else {
+            let pattern = #/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 info bcs\.audit: bytes=\d+ bytes_in=0 cluster=BCS-K8S-AUDIT latency_ms=\d+ path=/api/v1/namespaces status=401 user=- verb=GET \[BCSGateway\] proxied$/#
+            #expect(line.wholeMatch(of: pattern) != nil, "\(line)")
+        }
+    }
+
     @Test func servesHTTPSWithGivenCertificate() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bcs-tls-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -27,18 +27,25 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let merged = LogEvent.metadata(of: event, base: metadata, provider: metadataProvider)
-        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(event.level.rawValue)\",\"logger\":"
-        Self.appendQuoted(label, to: &line)
+        let fields = merged.keys.sorted().map { (key: $0, value: merged[$0]!) }
+        sink.write(Self.line(level: event.level, label: label, message: event.message.description, fields: fields))
+    }
+
+    /// One record as a line; `fields` in the order given (`log` sorts them by key), less any that
+    /// would repeat `ts`, `level`, `logger` or `msg`.
+    static func line(level: Logger.Level, label: String, message: String, fields: [(key: String, value: Logger.Metadata.Value)]) -> String {
+        var line = "{\"ts\":\"\(timestamp())\",\"level\":\"\(level.rawValue)\",\"logger\":"
+        appendQuoted(label, to: &line)
         line += ",\"msg\":"
-        Self.appendQuoted(event.message.description, to: &line)
-        for key in merged.keys.sorted() where !["ts", "level", "logger", "msg"].contains(key) {
+        appendQuoted(message, to: &line)
+        for (key, value) in fields where !["ts", "level", "logger", "msg"].contains(key) {
             line += ","
-            Self.appendQuoted(key, to: &line)
+            appendQuoted(key, to: &line)
             line += ":"
-            Self.append(merged[key]!, to: &line)
+            append(value, to: &line)
         }
         line += "}\n"
-        sink.write(line)
+        return line
     }
 
     static func append(_ value: Logger.Metadata.Value, to line: inout String) {

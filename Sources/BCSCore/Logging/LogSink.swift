@@ -32,7 +32,8 @@ public final class LogSink: Sendable {
         return try $currentBatch.withValue(batch, operation: body)
     }
 
-    func write(_ line: String) {
+    /// Writes `text` (whole lines) in one `write(2)`, or into the running batch.
+    public func write(_ line: String) {
         if let batch = Self.currentBatch {
             batch.add(line, to: self)
         } else {

@@ -29,30 +29,36 @@ public struct TextLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let merged = LogEvent.metadata(of: event, base: metadata, provider: metadataProvider)
+        let fields = merged.sorted(by: { $0.key < $1.key }).map { (key: $0.key, value: $0.value.description) }
+        sink.write(Self.line(level: event.level, label: label, source: event.source, message: event.message.description, fields: fields))
+    }
+
+    /// One record as a line; `fields` in the order given (`log` sorts them by key).
+    static func line(level: Logger.Level, label: String, source: String, message: String, fields: [(key: String, value: String)]) -> String {
         // One allocation for the line: growing it append by append cost the audit writer, which
         // formats a line per proxied request, a reallocation every few fields.
         var line = ""
-        line.reserveCapacity(96 + label.utf8.count + merged.count * 32)
-        line += Self.timestamp()
+        line.reserveCapacity(96 + label.utf8.count + fields.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 2 })
+        line += timestamp()
         line += " "
-        line += event.level.rawValue
+        line += level.rawValue
         if !label.isEmpty {
             line += " "
             line += label
         }
         line += ":"
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+        for (key, value) in fields {
             line += " "
             line += key
             line += "="
-            line += value.description
+            line += value
         }
         line += " ["
-        line += event.source
+        line += source
         line += "] "
-        line += event.message.description
+        line += message
         line += "\n"
-        sink.write(line)
+        return line
     }
 
     private static let lastSecond = Mutex<(second: Int, text: String)>((-1, ""))
