@@ -27,7 +27,7 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let merged = LogEvent.metadata(of: event, base: metadata, provider: metadataProvider)
-        let fields = merged.keys.sorted().map { (key: $0, value: merged[$0]!) }
+        let fields = merged.sorted(by: { $0.key < $1.key }).map { (key: $0.key, value: $0.value) }
         sink.write(Self.line(level: event.level, label: label, message: event.message.description, fields: fields))
     }
 

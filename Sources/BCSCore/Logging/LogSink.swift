@@ -33,11 +33,11 @@ public final class LogSink: Sendable {
     }
 
     /// Writes `text` (whole lines) in one `write(2)`, or into the running batch.
-    public func write(_ line: String) {
+    public func write(_ text: String) {
         if let batch = Self.currentBatch {
-            batch.add(line, to: self)
+            batch.add(text, to: self)
         } else {
-            emit(line)
+            emit(text)
         }
     }
 

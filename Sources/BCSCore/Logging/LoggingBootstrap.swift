@@ -12,8 +12,9 @@ public enum LoggingBootstrap {
     /// Bootstraps swift-log; later calls are ignored (swift-log allows one bootstrap per process).
     public static func bootstrap(level: Logger.Level, format: LogFormat) {
         let first = installed.withLock { installed in
-            defer { installed = installed ?? format }
-            return installed == nil
+            guard installed == nil else { return false }
+            installed = format
+            return true
         }
         guard first else { return }
         LoggingSystem.bootstrap { label in

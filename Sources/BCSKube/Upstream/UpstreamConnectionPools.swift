@@ -108,7 +108,7 @@ public final class UpstreamConnectionPool {
         if idleCount > 0 { armSweep() }
     }
 
-    fileprivate func remove(_ connection: UpstreamConnection) {
+    private func remove(_ connection: UpstreamConnection) {
         guard let index = idle[connection.generation]?.firstIndex(where: { $0 === connection }) else { return }
         idle[connection.generation]?.remove(at: index)
         if idle[connection.generation]?.isEmpty == true { idle[connection.generation] = nil }
