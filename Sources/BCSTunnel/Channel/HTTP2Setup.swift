@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 import NIOHTTP2
 
-/// Adds the HTTP/2 handler and the PING handler behind `activity`, then lets held bytes through.
+/// Adds the flush coalescer, the HTTP/2 handler and the PING handler behind `activity`, then lets
+/// held bytes through.
 ///
 /// Must run on the channel's event loop. Returns the multiplexer that opens streams.
 func installHTTP2(
@@ -13,7 +14,9 @@ func installHTTP2(
     let http2 = NIOHTTP2Handler(mode: mode, eventLoop: channel.eventLoop, connectionConfiguration: configuration.connection,
                                 streamConfiguration: configuration.stream, inboundStreamInitializer: inbound)
     let pipeline = channel.pipeline.syncOperations
-    try pipeline.addHandler(http2, position: .after(activity))
+    let coalescer = TunnelFlushCoalescer()
+    try pipeline.addHandler(coalescer, position: .after(activity))
+    try pipeline.addHandler(http2, position: .after(coalescer))
     let ping = TunnelPingHandler(liveness: activity.liveness, stats: stats, logger: logger)
     try pipeline.addHandler(ping, position: .after(http2))
     let multiplexer = try http2.syncMultiplexer()
