@@ -1,3 +1,4 @@
+import BCSCore
 import BCSKube
 import BCSTunnel
 import Foundation
@@ -5,6 +6,7 @@ import HTTPTypes
 import Metrics
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 
@@ -85,6 +87,12 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         self.context = context
         pool = fastPath.connections.pool(on: context.eventLoop)
         http1Codec = try? context.pipeline.syncOperations.context(handlerType: HTTP1ToHTTPServerCodec.self)
+        // On an HTTP/2 stream (kubectl's usual connection): the answers of all the connection's
+        // streams that end in one event-loop tick leave in one TLS write. (An HTTP/1 connection's
+        // parent is the listening socket, maybe on another loop: not that.)
+        if http1Codec == nil, let connection = context.channel.parent, connection.eventLoop === context.eventLoop {
+            try? connection.pipeline.syncOperations.addFlushCoalescer(before: NIOHTTP2Handler.self)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

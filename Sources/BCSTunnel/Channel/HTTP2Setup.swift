@@ -1,3 +1,4 @@
+import BCSCore
 import Logging
 import NIOCore
 import NIOHTTP2
@@ -14,7 +15,7 @@ func installHTTP2(
     let http2 = NIOHTTP2Handler(mode: mode, eventLoop: channel.eventLoop, connectionConfiguration: configuration.connection,
                                 streamConfiguration: configuration.stream, inboundStreamInitializer: inbound)
     let pipeline = channel.pipeline.syncOperations
-    let coalescer = TunnelFlushCoalescer()
+    let coalescer = FlushCoalescer()
     try pipeline.addHandler(coalescer, position: .after(activity))
     try pipeline.addHandler(http2, position: .after(coalescer))
     let ping = TunnelPingHandler(liveness: activity.liveness, stats: stats, logger: logger)
