@@ -24,7 +24,11 @@ struct DecisionCacheTests {
 
     @Test func aDecisionInUseIsRenewedBeforeItExpiresAndARevocationShows() async throws {
         let decider = Decider()
-        let cache = DecisionCache(ttl: .milliseconds(400), decide: { try await decider.decide($0, $1, $2) })
+        // Generous times, waited for rather than slept: the renewal is a task of its own, and a
+        // loaded test machine starts it late.
+        let cache = DecisionCache(ttl: .seconds(1), decide: { try await decider.decide($0, $1, $2) })
+        let clock = ContinuousClock()
+        let started = clock.now
         #expect(cache.cached(token: "t", cluster: "c", verb: "GET") == nil, "nothing cached yet")
         let first = try await cache.decision(token: "t", cluster: "c", verb: "GET")
         #expect(Self.isAllowed(first))
@@ -35,21 +39,21 @@ struct DecisionCacheTests {
         #expect(decider.calls.load(ordering: .relaxed) == 1)
 
         // Past half its life: still served, renewed once however often it is read.
-        try await Task.sleep(for: .milliseconds(250))
+        try await Task.sleep(until: started + .milliseconds(600))
         for _ in 0..<10 { #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET"))) }
-        try await Task.sleep(for: .milliseconds(100))
+        while clock.now - started < .seconds(5), decider.calls.load(ordering: .relaxed) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(50))
         #expect(decider.calls.load(ordering: .relaxed) == 2)
 
         // Read on, it never lapses: past the first decision's expiry it is still there.
-        try await Task.sleep(for: .milliseconds(200))
+        if clock.now < started + .milliseconds(1100) { try await Task.sleep(until: started + .milliseconds(1100)) }
         #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET")), "renewed, not expired")
 
         // Revoked: the next renewal brings the refusal, within the time to live.
         decider.revoked.store(true, ordering: .relaxed)
         var refused = false
-        let clock = ContinuousClock()
-        let started = clock.now
-        while clock.now - started < .milliseconds(800), !refused {
+        let revoked = clock.now
+        while clock.now - revoked < .seconds(3), !refused {
             if case .forbidden = cache.cached(token: "t", cluster: "c", verb: "GET") { refused = true }
             try await Task.sleep(for: .milliseconds(20))
         }

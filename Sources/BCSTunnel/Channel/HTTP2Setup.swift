@@ -11,7 +11,7 @@ func installHTTP2(
     on channel: any Channel, after activity: TunnelActivityHandler, mode: NIOHTTP2Handler.ParserMode, stats: TunnelStatsBox, logger: Logger,
     inbound: @escaping NIOChannelInitializer
 ) throws -> NIOHTTP2Handler.StreamMultiplexer {
-    let configuration = TunnelProtocol.http2Configuration
+    let configuration = TunnelProtocol.http2Configuration(for: mode)
     let http2 = NIOHTTP2Handler(mode: mode, eventLoop: channel.eventLoop, connectionConfiguration: configuration.connection,
                                 streamConfiguration: configuration.stream, inboundStreamInitializer: inbound)
     let pipeline = channel.pipeline.syncOperations

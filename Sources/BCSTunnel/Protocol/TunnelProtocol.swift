@@ -36,8 +36,14 @@ public enum TunnelProtocol {
     /// Header lists of Kubernetes requests can be large (impersonation, long label selectors).
     public static let maxHeaderListSize = 64 << 10
 
-    /// The HTTP/2 configuration both ends use.
-    public static var http2Configuration: NIOHTTP2Handler.Configuration {
+    /// Streams the gateway remembers resetting, so that their late frames are ignored (see below).
+    public static let rememberedResets = 256
+    /// RST_STREAM frames the agent accepts from its gateway per second (see below).
+    public static let gatewayResetsPerSecond = 1000
+
+    /// The HTTP/2 configuration of one end: `.client` is the gateway (it opens the streams),
+    /// `.server` the agent.
+    public static func http2Configuration(for mode: NIOHTTP2Handler.ParserMode) -> NIOHTTP2Handler.Configuration {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
@@ -46,11 +52,34 @@ public enum TunnelProtocol {
             HTTP2Setting(parameter: .maxFrameSize, value: maxFrameSize),
         ]
         connection.targetWindowSize = connectionWindow
-        // Each PING is answered by the peer's stack; rate limits stay NIO's defaults.
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = streamWindow
         stream.outboundBufferSizeHighWatermark = 256 << 10
         stream.outboundBufferSizeLowWatermark = 64 << 10
+        switch mode {
+        case .client:
+            // A client of the gateway that leaves resets its stream while the agent may still be
+            // sending its answer; those late frames are ignored only for streams HTTP/2 remembers
+            // resetting, 32 by default. Clients leaving together (a controller restarting with its
+            // informers' watches on one connection, a load balancer dropping its connections) reset
+            // more than that at once, and the 33rd late DATA frame was taken for a protocol error
+            // that closed the session under every other user of the cluster. NIOHTTP2 keeps this
+            // list (and each rate limit's timestamps) allocated per connection, so it is sized with
+            // the idle-tunnel memory in mind: the agent's PINGs and SETTINGS arrive a dozen times
+            // in 30 s and a well-behaved agent causes no stream errors, so those two limits, kept
+            // as DoS guards against a misbehaving agent, are lowered from 200 to pay for it.
+            connection.maximumRecentlyResetStreams = rememberedResets
+            connection.controlFrameRateLimit.maximumCount = 60
+            stream.streamErrorRateLimit.maximumCount = 20
+        case .server:
+            // RST_STREAM is how the gateway cancels a request whose client left. NIOHTTP2 guards
+            // servers against rapid-reset floods with 200 per 30 s, which a busy cluster's users
+            // reach by themselves (kubectl's timeouts, Ctrl-C, dashboards navigating away); the
+            // 201st closed the tunnel for everyone. The gateway is an authenticated peer: the
+            // limit here is per second, as many as the streams it may have open.
+            stream.streamResetFrameRateLimit.maximumCount = gatewayResetsPerSecond
+            stream.streamResetFrameRateLimit.windowLength = .seconds(1)
+        }
         return NIOHTTP2Handler.Configuration(connection: connection, stream: stream)
     }
 }
