@@ -16,6 +16,7 @@ struct FakeAPIServer {
     static func start() async throws -> FakeAPIServer {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bcs-fake-apiserver-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }  // certificate and key are read into memory below
         let cert = dir.appendingPathComponent("cert.pem").path
         let key = dir.appendingPathComponent("key.pem").path
         let openssl = try await ChildProcess.run("/usr/bin/openssl", [

@@ -2,12 +2,15 @@ import BCSKube
 import Foundation
 import Testing
 
-@Suite struct KubeConnectionTests {
+/// A class, so that each test's scratch directory is removed when the test ends (`deinit`).
+@Suite final class KubeConnectionTests {
     let directory: String = {
         let path = NSTemporaryDirectory() + "bcs-kube-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }()
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     @Test func kubeconfigCurrentContextWithEmbeddedCAAndToken() throws {
         let ca = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
