@@ -75,8 +75,8 @@ struct TunnelFrameHygieneTests {
         // All hundred clients leave in one go; the agent sends more before it hears of it.
         for id in streams { gateway.writeAndFlush(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil) }
         for id in streams { agent.writeAndFlush(Self.data(on: id), promise: nil) }
-        #expect(try Self.move(from: agent, to: gateway).filter { $0 == Self.data }.count == streams.count)
-        #expect(!(try Self.shuttle(gateway, agent)).contains(Self.goAway), "the gateway ended the session over late frames")
+        #expect(try Self.move(from: agent, to: gateway).filter { $0 == Self.dataFrame }.count == streams.count)
+        #expect(!(try Self.shuttle(gateway, agent)).contains(Self.goAwayFrame), "the gateway ended the session over late frames")
         #expect(gateway.isActive && agent.isActive)
     }
 
@@ -91,7 +91,7 @@ struct TunnelFrameHygieneTests {
             try Self.shuttle(gateway, agent)
             for id in streams { gateway.writeAndFlush(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil) }
             try Self.move(from: gateway, to: agent)
-            #expect(!(try Self.shuttle(gateway, agent)).contains(Self.goAway), "the agent ended the session after \(next / 2) cancellations")
+            #expect(!(try Self.shuttle(gateway, agent)).contains(Self.goAwayFrame), "the agent ended the session after \(next / 2) cancellations")
         }
         #expect(agent.isActive && gateway.isActive)
     }
@@ -154,6 +154,6 @@ struct TunnelFrameHygieneTests {
         return types
     }
 
-    static let data: UInt8 = 0x0
-    static let goAway: UInt8 = 0x7
+    static let dataFrame: UInt8 = 0x0
+    static let goAwayFrame: UInt8 = 0x7
 }
