@@ -241,7 +241,9 @@ struct KubeProxy: Sendable {
 
     static func identityHeaders(of caller: Caller, from headers: HTTPFields, impersonate: Bool) -> [(String, String)] {
         if caller.admin {
-            return headers.filter { $0.name.canonicalName.hasPrefix("impersonate-") }.map { ($0.name.rawName, $0.value) }
+            // The ones the forwarded headers left out (`Impersonate-Extra-*` pass with them already).
+            return headers.filter { droppedRequestHeaders.contains($0.name.canonicalName) && $0.name.canonicalName.hasPrefix("impersonate-") }
+                .map { ($0.name.rawName, $0.value) }
         } else if impersonate {
             return [("Impersonate-User", Self.impersonatedName(caller.user)), ("Impersonate-Group", Self.impersonationGroup),
                     ("Impersonate-Group", "system:authenticated")]

@@ -225,6 +225,64 @@ struct GatewayProxyTests {
         _ = await gateway.serve.stop()
     }
 
+    /// HTTP/1.1 requests are read as bytes ahead of the parser (`HTTP1WireLane`): plain GETs are
+    /// relayed as wire bytes, everything else passes to the parser whole, and the lane finds each
+    /// next request by following the framing of the one before.
+    @Test func wireLaneRelaysBytesAndFollowsFraming() async throws {
+        let upstream = try await FakeAPIServer.start()
+        let gateway = try await Gateway.start()
+        try await gateway.register("BCS-K8S-WIRE", addresses: "https://127.0.0.1:\(upstream.port)", ca: upstream.caPEM)
+        let prefix = "/tunnels/clusters/BCS-K8S-WIRE"
+        try await eventually(within: .seconds(30)) { try await gateway.call(.GET, prefix + "/api/v1/namespaces").status == 200 }
+        let port = try #require(URL(string: gateway.serve.base)?.port)
+        func exchange(_ bytes: String) async throws -> String {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+            // A lane that lost track of the framing would leave the client waiting: cut it off.
+            let deadline = channel.channel.eventLoop.scheduleTask(in: .seconds(15)) { channel.channel.close(promise: nil) }
+            defer { deadline.cancel() }
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: bytes))
+                var all = ""
+                for try await chunk in inbound { all += String(buffer: chunk) }
+                return all
+            }
+        }
+        let auth = "Authorization: Bearer \(Self.admin)\r\nHost: gateway\r\n"
+        let body = #"{"kind":"ConfigMap","n":3}"#
+        let chunkedBody = "5;ext=1\r\n\(body.prefix(5))\r\n\(String(body.utf8.count - 5, radix: 16))\r\n\(body.dropFirst(5))\r\n0\r\n\r\n"
+        // A streamed (chunked) answer relayed as it came, a chunked POST the parser gets whole, and
+        // GETs after each, all in one write: every answer arrives, in order, framed as sent.
+        let received = try await exchange(
+            "GET \(prefix)/api/v1/pods HTTP/1.1\r\n\(auth)\r\n"
+                + "POST \(prefix)/api/v1/namespaces/default/configmaps HTTP/1.1\r\n\(auth)Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\(chunkedBody)"
+                + "GET \(prefix)/api/v1/namespaces?limit=2 HTTP/1.1\r\n\(auth)\r\n"
+                + "GET \(prefix)/api/v1/namespaces?limit=4 HTTP/1.1\r\n\(auth)Connection: close\r\n\r\n")
+        let added = try #require(received.range(of: #"{"type":"ADDED"}"#))
+        let modified = try #require(received.range(of: #"{"type":"MODIFIED"}"#))
+        let posted = try #require(received.range(of: body))
+        let limit2 = try #require(received.range(of: #""query":"limit=2""#))
+        let limit4 = try #require(received.range(of: #""query":"limit=4""#))
+        #expect(added.upperBound < modified.lowerBound && modified.upperBound < posted.lowerBound && posted.upperBound < limit2.lowerBound
+            && limit2.upperBound < limit4.lowerBound, "\(received)")
+        #expect(received.hasPrefix("HTTP/1.1 200 OK\r\n") && received.lowercased().contains("transfer-encoding: chunked"), "\(received)")
+        #expect(received.components(separatedBy: "\r\nServer: bcs/").count == 5 && !received.contains("fake-apiserver"), "\(received)")
+        let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: gateway.serve.base + "/metrics"), timeout: .seconds(10))
+        let exposition = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+        let wire = exposition.split(separator: "\n").first { $0.hasPrefix("bcs_gateway_fast_path_wire_requests_total ") }
+        #expect((wire.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) >= 2, "the plain GETs took the wire lane: \(wire ?? "no counter")")
+
+        // A head the lane will not read (a space before a colon: a smuggling trick) goes to the
+        // parser, which refuses it (an answer of 400, or the connection closed); the requests
+        // before it on the connection are answered first.
+        let refused = try await exchange("GET \(prefix)/api/v1/namespaces?limit=6 HTTP/1.1\r\n\(auth)\r\nGET \(prefix)/api/v1/namespaces HTTP/1.1\r\nContent-Length : 4\r\n\(auth)\r\nabcd")
+        #expect(refused.hasPrefix("HTTP/1.1 200") && refused.contains(#""query":"limit=6""#), "\(refused)")
+        #expect(refused.components(separatedBy: "HTTP/1.1 200").count == 2 && refused.components(separatedBy: #""path":"#).count == 2, "\(refused)")
+        _ = await gateway.serve.stop()
+        await upstream.stop()
+    }
+
     /// Storage through the public front: a token, and a `storage` permission for the verb.
     @Test func storageThroughTheGatewayNeedsAStoragePermission() async throws {
         let gateway = try await Gateway.start(flags: ["roles": "usermanager,gateway,storage"])

@@ -36,9 +36,16 @@ struct FastPath: Sendable {
     struct Plan {
         enum Target {
             /// To the apiserver over a pooled connection, with this head.
-            case direct(DirectRoute, HTTPRequestHead)
+            case direct(DirectRoute, UpstreamHead)
             /// Through the agent tunnel, as a stream with this header block.
             case tunnel(TunnelSession, HPACKHeaders)
+        }
+
+        /// A head for the apiserver: in parts, or as wire bytes (whose answer then comes as wire
+        /// bytes too, for an HTTP/1.1 client to take as they are).
+        enum UpstreamHead {
+            case parts(HTTPRequestHead)
+            case wire(ByteBuffer)
         }
 
         let target: Target
@@ -59,36 +66,21 @@ struct FastPath: Sendable {
     ///
     /// Runs for every request on an event loop, so it scans bytes and reads the headers in one pass.
     func plan(_ request: HTTPRequest) -> Plan? {
-        guard request.method == .get, authorises, let fullPath = request.path else { return nil }
-        guard let prefixIndex = Self.prefixes.firstIndex(where: { fullPath.utf8.starts(with: $0.utf8) }) else { return nil }
-        let utf8 = fullPath.utf8
-        // Both marks are ASCII, so their UTF-8 indices are valid String indices.
-        let mark = utf8.firstIndex(of: UInt8(ascii: "?"))
-        let rest = utf8.index(utf8.startIndex, offsetBy: Self.prefixes[prefixIndex].utf8.count)
-        guard let slash = utf8[rest..<(mark ?? utf8.endIndex)].firstIndex(of: UInt8(ascii: "/")), slash > rest else { return nil }
-        let clusterID = String(fullPath[rest..<slash])
-        let subPath = String(fullPath[slash..<(mark ?? fullPath.endIndex)])
-        let query = mark.map { fullPath[utf8.index(after: $0)...] }
-        guard subPath.utf8.count > 1, !KubeProxy.leavesPrefix(subPath), !KubeProxy.isStreaming(query: query.map(String.init)) else { return nil }
+        guard request.method == .get, authorises, let fullPath = request.path, let target = Self.target(fullPath) else { return nil }
         let headers = request.headerFields
         guard let authorization = Self.authorizationIfPlain(headers) else { return nil }
-        guard let token = BearerToken.parse(authorization) else { return nil }
-        let verb = KubeProxy.permissionAction(.get, subPath: subPath, upgrade: false)
-        guard let decision = decisions.cached(token: token, cluster: clusterID, verb: verb), case .allowed(user: let user, admin: let admin) = decision else { return nil }
-        if !admin, headers.contains(where: { $0.name.canonicalName.hasPrefix("impersonate-") }) { return nil }
-        let routeName = Self.routeNames[prefixIndex]
-        let upstreamURI = String(fullPath[slash...])
+        let impersonating = headers.contains(where: { $0.name.canonicalName.hasPrefix("impersonate-") })
+        guard let caller = allowedCaller(authorization: authorization, target: target, impersonating: impersonating) else { return nil }
+        let identity = KubeProxy.identityHeaders(of: caller.caller, from: headers, impersonate: impersonate)
         // A live agent tunnel wins, as on the ordinary path.
-        let identity = KubeProxy.identityHeaders(of: .init(user: user, admin: admin), from: headers, impersonate: impersonate)
-        if let session = tunnels.session(for: clusterID) {
-            let head = KubeProxy.tunnelRequest(.get, path: upstreamURI, headers: headers, identity: identity, upgrade: false)
-            return Plan(target: .tunnel(session, TunnelHeaders.requestBlock(head, upgrade: nil)), clusterID: clusterID, subPath: subPath,
-                        user: user, verb: verb, routeName: routeName, started: .now)
+        if let session = tunnels.session(for: target.clusterID) {
+            let head = KubeProxy.tunnelRequest(.get, path: target.upstreamURI, headers: headers, identity: identity, upgrade: false)
+            return Plan(target: .tunnel(session, TunnelHeaders.requestBlock(head, upgrade: nil)), clusterID: target.clusterID, subPath: target.subPath,
+                        user: caller.caller.user, verb: caller.verb, routeName: target.routeName, started: .now)
         }
-        if let directory, !directory.knownUnowned(clusterID) { return nil }
-        guard let route = routes.route(for: clusterID) else { return nil }
+        guard let route = directRoute(target.clusterID) else { return nil }
 
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: upstreamURI)
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.upstreamURI)
         head.headers.reserveCapacity(headers.count + 3)
         head.headers.add(name: "Host", value: route.address.hostHeader)
         for field in headers where !KubeProxy.droppedRequestHeaders.contains(field.name.canonicalName) {
@@ -96,8 +88,50 @@ struct FastPath: Sendable {
         }
         head.headers.add(name: "Authorization", value: route.authorization)
         for (name, value) in identity { head.headers.add(name: name, value: value) }
-        return Plan(target: .direct(route, head), clusterID: clusterID, subPath: subPath, user: user, verb: verb,
-                    routeName: routeName, started: .now)
+        return Plan(target: .direct(route, .parts(head)), clusterID: target.clusterID, subPath: target.subPath, user: caller.caller.user, verb: caller.verb,
+                    routeName: target.routeName, started: .now)
+    }
+
+    /// Where a request path points, split once.
+    struct Target {
+        let clusterID: String
+        /// Below the cluster's prefix, without the query.
+        let subPath: String
+        /// What the apiserver is asked for: the sub-path and the query.
+        let upstreamURI: String
+        let routeName: String
+    }
+
+    /// The cluster and sub-path of a path under one of the prefixes, unless it leaves the prefix,
+    /// is the bare cluster root, or asks for a stream (a watch, `follow`).
+    static func target(_ fullPath: String) -> Target? {
+        guard let prefixIndex = prefixes.firstIndex(where: { fullPath.utf8.starts(with: $0.utf8) }) else { return nil }
+        let utf8 = fullPath.utf8
+        // Both marks are ASCII, so their UTF-8 indices are valid String indices.
+        let mark = utf8.firstIndex(of: UInt8(ascii: "?"))
+        let rest = utf8.index(utf8.startIndex, offsetBy: prefixes[prefixIndex].utf8.count)
+        guard let slash = utf8[rest..<(mark ?? utf8.endIndex)].firstIndex(of: UInt8(ascii: "/")), slash > rest else { return nil }
+        let subPath = String(fullPath[slash..<(mark ?? fullPath.endIndex)])
+        let query = mark.map { fullPath[utf8.index(after: $0)...] }
+        guard subPath.utf8.count > 1, !KubeProxy.leavesPrefix(subPath), !KubeProxy.isStreaming(query: query.map(String.init)) else { return nil }
+        return Target(clusterID: String(fullPath[rest..<slash]), subPath: subPath, upstreamURI: String(fullPath[slash...]), routeName: routeNames[prefixIndex])
+    }
+
+    /// The caller, when the cached decision for its token allows the GET (a non-admin may not
+    /// impersonate).
+    func allowedCaller(authorization: String, target: Target, impersonating: Bool) -> (caller: KubeProxy.Caller, verb: String)? {
+        guard let token = BearerToken.parse(authorization) else { return nil }
+        let verb = KubeProxy.permissionAction(.get, subPath: target.subPath, upgrade: false)
+        guard let decision = decisions.cached(token: token, cluster: target.clusterID, verb: verb), case .allowed(user: let user, admin: let admin) = decision,
+              admin || !impersonating
+        else { return nil }
+        return (.init(user: user, admin: admin), verb)
+    }
+
+    /// The cluster's direct route, unless another replica may hold its tunnel.
+    func directRoute(_ clusterID: String) -> DirectRoute? {
+        if let directory, !directory.knownUnowned(clusterID) { return nil }
+        return routes.route(for: clusterID)
     }
 
     /// The `Authorization` value of a request the fast path may carry: one with no body, no
@@ -149,6 +183,8 @@ final class FastPathMetrics: Sendable {
     let fastRequests = Counter(label: "bcs_gateway_fast_path_requests_total")
     /// Of those, the ones carried through an agent tunnel.
     let tunnelRequests = Counter(label: "bcs_gateway_fast_path_tunnel_requests_total")
+    /// Of those, the ones an HTTP/1.1 client sent and got as wire bytes (`HTTP1WireLane`).
+    let wireRequests = Counter(label: "bcs_gateway_fast_path_wire_requests_total")
     let fallbacks = Counter(label: "bcs_gateway_fast_path_fallbacks_total")
 
     func record(route: String, status: Int, since started: ContinuousClock.Instant) {

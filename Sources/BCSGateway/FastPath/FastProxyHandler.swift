@@ -34,7 +34,8 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     private final class Exchange {
         let id: Int
         let plan: FastPath.Plan
-        let request: HTTPRequest
+        /// The request as it arrived, for the ordinary path should the fast one give it back.
+        let request: ClientRequest
         var requestEnded = false
         var upstream: Upstream?
         var reused = false
@@ -45,10 +46,18 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         var responseEnded = false
         var bytes = 0
         var waitingForWritability = false
+        /// The answer ends when the apiserver closes the connection: so must the client's.
+        var endsAtClose = false
         /// When the apiserver's answer must have begun (`responseTimeout`).
         let deadline: NIODeadline
 
-        init(id: Int, plan: FastPath.Plan, request: HTTPRequest, deadline: NIODeadline) {
+        /// Whether the answer goes to the client as wire bytes (`HTTP1WireLane`).
+        var isWire: Bool {
+            if case .wire = request { return true }
+            return false
+        }
+
+        init(id: Int, plan: FastPath.Plan, request: ClientRequest, deadline: NIODeadline) {
             self.id = id
             self.plan = plan
             self.request = request
@@ -56,8 +65,19 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         }
     }
 
+    /// A request the fast path took: parsed, or its head's bytes from `HTTP1WireLane`.
+    private enum ClientRequest {
+        case parts(HTTPRequest)
+        case wire(ByteBuffer)
+    }
+
     private let fastPath: FastPath
     private var context: ChannelHandlerContext?
+    /// On an HTTP/1 connection, the lane reading requests as bytes ahead of the parser.
+    private var lane: HTTP1WireLane?
+    /// The next request the parser delivers was given back by the lane's fast exchange: the
+    /// ordinary path takes it.
+    private var declineNextHead = false
     /// On an HTTP/1 connection, the HTTP-types codec's context: the apiserver's answer is written
     /// through it as the HTTP/1 parts it arrived as, instead of being converted to HTTP types and
     /// back (the codec's writes are stateless conversions, so skipping it changes nothing else).
@@ -93,6 +113,24 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         if http1Codec == nil, let connection = context.channel.parent, connection.eventLoop === context.eventLoop {
             try? connection.pipeline.syncOperations.addFlushCoalescer(before: NIOHTTP2Handler.self)
         }
+        // On an HTTP/1 connection: the wire lane goes ahead of NIO's parser and encoder.
+        if http1Codec != nil, let encoder = try? context.pipeline.syncOperations.handler(type: HTTPResponseEncoder.self) {
+            let lane = HTTP1WireLane(fastPath: fastPath, proxy: self)
+            if (try? context.pipeline.syncOperations.addHandler(lane, position: .before(encoder))) != nil { self.lane = lane }
+        }
+    }
+
+    /// Nothing is under way on the connection: no exchange, no request of the ordinary path
+    /// unanswered, nothing waiting. Only then may the wire lane take a request.
+    var isQuiet: Bool {
+        exchange == nil && slowUnanswered == 0 && !slowRequestOpen && held.isEmpty && !inputClosedHeld
+    }
+
+    /// Takes a request the wire lane planned; its answer is written through the lane.
+    func startWire(_ plan: FastPath.Plan, clientHead: ByteBuffer) {
+        guard let context else { return }
+        fastPath.metrics.wireRequests.increment()
+        start(plan: plan, request: .wire(clientHead), context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -100,6 +138,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         deadlineCheck = nil
         self.context = nil
         http1Codec = nil
+        lane = nil
     }
 
     // MARK: Inbound: requests
@@ -120,8 +159,10 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         }
         switch part {
         case .head(let request):
-            if slowUnanswered == 0, !slowRequestOpen, let plan = fastPath.plan(request) {
-                start(plan: plan, request: request, context: context)
+            if declineNextHead {
+                declineNextHead = false
+            } else if slowUnanswered == 0, !slowRequestOpen, let plan = fastPath.plan(request) {
+                start(plan: plan, request: .parts(request), context: context)
                 return
             }
             slowUnanswered += 1
@@ -157,8 +198,14 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // Hummingbird's answers pass here; the fast path's own writes start below this handler.
-        if case .end = unwrapOutboundIn(data), slowUnanswered > 0 { slowUnanswered -= 1 }
+        guard case .end = unwrapOutboundIn(data), slowUnanswered > 0 else {
+            context.write(data, promise: promise)
+            return
+        }
+        slowUnanswered -= 1
         context.write(data, promise: promise)
+        // The lane may hold the next request for this answer; it looks once this write is done.
+        if let lane, isQuiet { context.eventLoop.assumeIsolated().execute { lane.proxyQuiet() } }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -185,11 +232,12 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
 
     // MARK: The exchange
 
-    private func start(plan: FastPath.Plan, request: HTTPRequest, context: ChannelHandlerContext) {
+    private func start(plan: FastPath.Plan, request: ClientRequest, context: ChannelHandlerContext) {
         exchanges += 1
         let id = exchanges
         let deadline = NIODeadline.now() + Self.responseTimeout
         exchange = Exchange(id: id, plan: plan, request: request, deadline: deadline)
+        if case .wire = request { exchange?.requestEnded = true }  // a GET without a body: its head is all of it
         if deadlineCheck == nil { armDeadlineCheck(at: deadline, context: context) }
         switch plan.target {
         case .direct(let route, _):
@@ -243,7 +291,10 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         guard case .direct(_, let head) = exchange?.plan.target else { return }
         exchange?.upstream = .pooled(connection)
         exchange?.reused = reused
-        connection.send(head, to: self)
+        switch head {
+        case .parts(let head): connection.send(head, to: self)
+        case .wire(let bytes): connection.send(wireHead: bytes, to: self)
+        }
     }
 
     /// Hands the request to the slow path; only before any of the answer went out.
@@ -252,8 +303,16 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         failed.upstream?.abandon()
         exchange = nil
         fastPath.metrics.fallbacks.increment()
+        guard case .parts(let request) = failed.request else {
+            if case .wire(let bytes) = failed.request, let lane {
+                declineNextHead = true
+                lane.replay(bytes)  // through the parser, to this handler and on to Hummingbird
+            }
+            resume(context: context)
+            return
+        }
         slowUnanswered += 1
-        context.fireChannelRead(wrapInboundOut(.head(failed.request)))
+        context.fireChannelRead(wrapInboundOut(.head(request)))
         if failed.requestEnded {
             context.fireChannelRead(wrapInboundOut(.end(nil)))
         } else {
@@ -320,6 +379,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
             readHeld = false
             context.read()
         }
+        if isQuiet { lane?.proxyQuiet() }
     }
 
     private func record(_ plan: FastPath.Plan, status: Int, bytes: Int) {
@@ -344,10 +404,20 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         context.write(wrapOutboundOut(.head(response)), promise: nil)
     }
 
+    func upstreamWireHead(_ head: HTTP1ResponseHead) {
+        guard let current = exchange, current.isWire, let lane, let context else { return }
+        current.status = head.status
+        current.keepAlive = head.keepAlive
+        current.endsAtClose = head.endsAtClose
+        lane.write(WireResponse.relayedHead(head, allocator: context.channel.allocator))
+    }
+
     func upstreamBody(_ body: ByteBuffer) {
-        guard exchange != nil, let context else { return }
-        exchange?.bytes += body.readableBytes
-        if let http1Codec {
+        guard let current = exchange, let context else { return }
+        current.bytes += body.readableBytes
+        if current.isWire {
+            lane?.write(body)
+        } else if let http1Codec {
             http1Codec.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         } else {
             context.write(wrapOutboundOut(.body(body)), promise: nil)
@@ -359,7 +429,9 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         let upstream = ended.upstream
         ended.responseEnded = true
         ended.upstream = nil
-        if let http1Codec {
+        if ended.isWire {
+            context.flush()
+        } else if let http1Codec {
             http1Codec.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -367,6 +439,11 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         record(ended.plan, status: ended.status ?? 502, bytes: ended.bytes)
         if case .pooled(let connection) = upstream {
             if ended.keepAlive { pool?.put(connection) } else { connection.channel.close(promise: nil) }
+        }
+        if ended.endsAtClose {
+            exchange = nil
+            context.close(promise: nil)  // the client knows the answer ended only by the close
+            return
         }
         finishIfDone()
     }

@@ -134,8 +134,6 @@ public final class UpstreamConnectionPool {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls { try pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverHostname)) }
-                    try pipeline.addHandler(HTTPRequestEncoder())
-                    try pipeline.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(UpstreamExchangeHandler())
                 }
             }
@@ -168,11 +166,38 @@ public final class UpstreamConnection {
         self.generation = generation
     }
 
-    /// Sends a request without a body and asks for the answer.
+    /// Sends a request without a body and asks for the answer in parts (its body as payload).
+    ///
+    /// A target or field with a control byte (CR, LF, NUL…) could end the head early and smuggle
+    /// a second request: such a request is not sent, and the connection closes (`upstreamClosed`).
     public func send(_ head: HTTPRequestHead, to receiver: any UpstreamResponseReceiver) {
-        exchange.begin(receiver)
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        channel.read()
+        var bytes = channel.allocator.buffer(capacity: 256)
+        var safe = Self.isFieldText(head.uri, allowSpace: false)
+        bytes.writeString("\(head.method.rawValue) \(head.uri) HTTP/1.1\r\n")
+        for (name, value) in head.headers {
+            safe = safe && !name.isEmpty && Self.isFieldText(name, allowSpace: false) && Self.isFieldText(value, allowSpace: true)
+            bytes.writeString(name)
+            bytes.writeStaticString(": ")
+            bytes.writeString(value)
+            bytes.writeStaticString("\r\n")
+        }
+        bytes.writeStaticString("\r\n")
+        guard safe else {
+            exchange.refuse(receiver)
+            return
+        }
+        exchange.begin(receiver, head: bytes, mode: .payload, toHEAD: head.method == .HEAD)
+    }
+
+    /// No control bytes (a tab only where spaces are allowed), no DEL.
+    private static func isFieldText(_ text: String, allowSpace: Bool) -> Bool {
+        text.utf8.allSatisfy { byte in byte > 0x20 ? byte != 0x7F : allowSpace && (byte == 0x20 || byte == 0x09) }
+    }
+
+    /// Sends a request head already in HTTP/1.1 wire form, for a request without a body and not
+    /// `HEAD`, and asks for the answer as wire bytes (`upstreamWireHead`, then the body's bytes
+    /// as they arrive).
+    public func send(wireHead: ByteBuffer, to receiver: any UpstreamResponseReceiver) {
+        exchange.begin(receiver, head: wireHead, mode: .wire, toHEAD: false)
     }
 }
