@@ -126,6 +126,11 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         exchange == nil && slowUnanswered == 0 && !slowRequestOpen && held.isEmpty && !inputClosedHeld
     }
 
+    /// The lane left the pipeline: the connection is the parser's alone from here on.
+    func laneRemoved() {
+        lane = nil
+    }
+
     /// Takes a request the wire lane planned; its answer is written through the lane.
     func startWire(_ plan: FastPath.Plan, clientHead: ByteBuffer) {
         guard let context else { return }

@@ -55,7 +55,11 @@ final class HTTP1WireLane: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        proxy?.laneRemoved()
+    }
 
     // MARK: Inbound
 
@@ -125,7 +129,18 @@ final class HTTP1WireLane: ChannelDuplexHandler, RemovableChannelHandler {
     private func process(context: ChannelHandlerContext) {
         guard !processing else { return }  // a replay or an exchange ending inside this loop
         processing = true
-        defer { processing = false }
+        defer {
+            processing = false
+            // Passing everything on for good: the lane leaves the pipeline (an upgraded
+            // connection, such as an agent's tunnel, lives long and reads a lot).
+            if case .through = mode, pending == nil {
+                if readHeld {
+                    readHeld = false
+                    context.read()
+                }
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            }
+        }
         while var buffer = pending, buffer.readableBytes > 0 {
             pending = nil
             switch mode {
