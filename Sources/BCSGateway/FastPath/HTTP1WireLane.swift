@@ -212,23 +212,10 @@ final class HTTP1WireLane: ChannelDuplexHandler, RemovableChannelHandler {
         guard head.equalsIgnoringCase(head.third, "http/1.1") || head.equalsIgnoringCase(head.third, "http/1.0"),
               !(head.first.count == 7 && head.string(head.first) == "CONNECT")
         else { return .through }
-        var length: Int?
-        var chunked = false
-        for field in head.fields {
-            switch field.name.count {
-            case 14 where head.equalsIgnoringCase(field.name, "content-length"):
-                guard let value = head.decimal(field.value), length == nil || length == value else { return .through }
-                length = value
-            case 17 where head.equalsIgnoringCase(field.name, "transfer-encoding"):
-                guard !chunked, head.equalsIgnoringCase(field.value, "chunked") else { return .through }
-                chunked = true
-            case 7 where head.equalsIgnoringCase(field.name, "upgrade"):
-                return .through
-            default:
-                continue
-            }
-        }
-        if chunked { return length == nil ? .passingChunked : .through }
-        return .passingLength(length ?? 0)
+        guard let (length, coding) = head.bodyFraming(),
+              !head.fields.contains(where: { $0.name.count == 7 && head.equalsIgnoringCase($0.name, "upgrade") })
+        else { return .through }
+        guard let coding else { return .passingLength(length ?? 0) }
+        return length == nil && head.equalsIgnoringCase(coding, "chunked") ? .passingChunked : .through
     }
 }

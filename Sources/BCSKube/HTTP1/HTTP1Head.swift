@@ -130,6 +130,27 @@ public struct HTTP1Head {
         }
     }
 
+    /// What the head says about its body's framing (RFC 9112 §6): its `Content-Length`, if any, and
+    /// its `Transfer-Encoding` value, if any; nil when either is doubtful (a length that is not a
+    /// plain number, two lengths that differ, two coding fields), as a smuggler's message would be.
+    public func bodyFraming() -> (length: Int?, transferEncoding: Range<Int>?)? {
+        var length: Int?
+        var transferEncoding: Range<Int>?
+        for field in fields {
+            switch field.name.count {
+            case 14 where equalsIgnoringCase(field.name, "content-length"):
+                guard let value = decimal(field.value), length == nil || length == value else { return nil }
+                length = value
+            case 17 where equalsIgnoringCase(field.name, "transfer-encoding"):
+                guard transferEncoding == nil else { return nil }
+                transferEncoding = field.value
+            default:
+                continue
+            }
+        }
+        return (length, transferEncoding)
+    }
+
     // MARK: Reading parts
 
     /// Whether the bytes at `range` are `lowercase`, ignoring ASCII case.

@@ -156,24 +156,12 @@ public struct HTTP1ResponseFramer {
             guard status != 101 else { throw .malformed }
             return nil
         }
-        var length: Int?
-        var transferEncoding: Range<Int>?
+        guard let (length, transferEncoding) = head.bodyFraming() else { throw .malformed }
         var close = false
         var keepAliveToken = false
-        for field in head.fields {
-            switch field.name.count {
-            case 14 where head.equalsIgnoringCase(field.name, "content-length"):
-                guard let value = head.decimal(field.value), length == nil || length == value else { throw .malformed }
-                length = value
-            case 17 where head.equalsIgnoringCase(field.name, "transfer-encoding"):
-                guard transferEncoding == nil else { throw .malformed }
-                transferEncoding = field.value
-            case 10 where head.equalsIgnoringCase(field.name, "connection"):
-                close = close || head.listContains(field.value, "close")
-                keepAliveToken = keepAliveToken || head.listContains(field.value, "keep-alive")
-            default:
-                continue
-            }
+        for field in head.fields where field.name.count == 10 && head.equalsIgnoringCase(field.name, "connection") {
+            close = close || head.listContains(field.value, "close")
+            keepAliveToken = keepAliveToken || head.listContains(field.value, "keep-alive")
         }
         var keepAlive = http11 ? !close : (keepAliveToken && !close)
         var endsAtClose = false
