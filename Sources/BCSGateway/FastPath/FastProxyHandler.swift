@@ -20,6 +20,9 @@ import NIOHTTPTypesHTTP1
 /// before the apiserver's answer began — no connection, a pooled connection found closed twice —
 /// sends the request down the slow path, which fails over between addresses and explains errors;
 /// after the answer began, the client's connection is closed as the upstream's was.
+///
+/// On an HTTP/1 connection it also installs `HTTP1WireLane` ahead of NIO's parser and runs the
+/// exchanges the lane hands it as bytes: their answers go back through the lane unparsed.
 final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamResponseReceiver {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -312,6 +315,8 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
             if case .wire(let bytes) = failed.request, let lane {
                 declineNextHead = true
                 lane.replay(bytes)  // through the parser, to this handler and on to Hummingbird
+            } else {
+                context.close(promise: nil)  // no lane to replay it through (cannot happen): no hang
             }
             resume(context: context)
             return
@@ -410,7 +415,11 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     func upstreamWireHead(_ head: HTTP1ResponseHead) {
-        guard let current = exchange, current.isWire, let lane, let context else { return }
+        guard let current = exchange, current.isWire, let context else { return }
+        guard let lane else {
+            context.close(promise: nil)  // no way to write it (cannot happen): no hang
+            return
+        }
         current.status = head.status
         current.keepAlive = head.keepAlive
         current.endsAtClose = head.endsAtClose
