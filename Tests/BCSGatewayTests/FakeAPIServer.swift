@@ -13,7 +13,9 @@ struct FakeAPIServer {
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    static func start() async throws -> FakeAPIServer {
+    /// A self-signed certificate for 127.0.0.1 (CN fake-apiserver): its PEM, for a cluster's
+    /// reported CA, and a server TLS configuration using it.
+    static func makeCertificate() async throws -> (pem: String, tls: TLSConfiguration) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bcs-fake-apiserver-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }  // certificate and key are read into memory below
@@ -28,6 +30,11 @@ struct FakeAPIServer {
             certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         )
+        return (try String(contentsOfFile: cert, encoding: .utf8), tls)
+    }
+
+    static func start() async throws -> FakeAPIServer {
+        let (pem, tls) = try await makeCertificate()
         let router = Router()
         router.get("/api/v1/namespaces") { request, _ -> Response in
             let echo: [String: String] = [
@@ -67,7 +74,7 @@ struct FakeAPIServer {
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw FakeFailure(message: "no port") }
-        return FakeAPIServer(port: port, caPEM: try String(contentsOfFile: cert, encoding: .utf8), group: group, task: task)
+        return FakeAPIServer(port: port, caPEM: pem, group: group, task: task)
     }
 
     func stop() async {

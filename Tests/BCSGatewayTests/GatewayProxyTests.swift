@@ -31,6 +31,23 @@ struct GatewayProxyTests {
             return HTTPResult(status: Int(response.status.code), body: String(buffer: try await response.body.collect(upTo: 1 << 20)))
         }
 
+        /// Sends `bytes` on a new connection and returns all it receives until the gateway closes it
+        /// (or 15 s pass: a relay that lost track of framing would leave the client waiting).
+        func raw(_ bytes: String) async throws -> String {
+            let port = try #require(URL(string: serve.base)?.port)
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+            let deadline = channel.channel.eventLoop.scheduleTask(in: .seconds(15)) { channel.channel.close(promise: nil) }
+            defer { deadline.cancel() }
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: bytes))
+                var all = ""
+                for try await chunk in inbound { all += String(buffer: chunk) }
+                return all
+            }
+        }
+
         /// Registers a cluster and reports its credentials as the BCS documentation and the agent do.
         func register(_ id: String, addresses: String, ca: String) async throws {
             // The user-manager's start-up work (indexes, seeded roles) can take a while on a busy test server.
@@ -234,21 +251,7 @@ struct GatewayProxyTests {
         try await gateway.register("BCS-K8S-WIRE", addresses: "https://127.0.0.1:\(upstream.port)", ca: upstream.caPEM)
         let prefix = "/tunnels/clusters/BCS-K8S-WIRE"
         try await eventually(within: .seconds(30)) { try await gateway.call(.GET, prefix + "/api/v1/namespaces").status == 200 }
-        let port = try #require(URL(string: gateway.serve.base)?.port)
-        func exchange(_ bytes: String) async throws -> String {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
-            // A lane that lost track of the framing would leave the client waiting: cut it off.
-            let deadline = channel.channel.eventLoop.scheduleTask(in: .seconds(15)) { channel.channel.close(promise: nil) }
-            defer { deadline.cancel() }
-            return try await channel.executeThenClose { inbound, outbound in
-                try await outbound.write(ByteBuffer(string: bytes))
-                var all = ""
-                for try await chunk in inbound { all += String(buffer: chunk) }
-                return all
-            }
-        }
+        let exchange = gateway.raw
         let auth = "Authorization: Bearer \(Self.admin)\r\nHost: gateway\r\n"
         let body = #"{"kind":"ConfigMap","n":3}"#
         let chunkedBody = "5;ext=1\r\n\(body.prefix(5))\r\n\(String(body.utf8.count - 5, radix: 16))\r\n\(body.dropFirst(5))\r\n0\r\n\r\n"
@@ -279,6 +282,23 @@ struct GatewayProxyTests {
         let refused = try await exchange("GET \(prefix)/api/v1/namespaces?limit=6 HTTP/1.1\r\n\(auth)\r\nGET \(prefix)/api/v1/namespaces HTTP/1.1\r\nContent-Length : 4\r\n\(auth)\r\nabcd")
         #expect(refused.hasPrefix("HTTP/1.1 200") && refused.contains(#""query":"limit=6""#), "\(refused)")
         #expect(refused.components(separatedBy: "HTTP/1.1 200").count == 2 && refused.components(separatedBy: #""path":"#).count == 2, "\(refused)")
+        _ = await gateway.serve.stop()
+        await upstream.stop()
+    }
+
+    /// An answer whose body ends with the apiserver's connection (no length, no chunks): the wire
+    /// lane relays it with `Connection: close` and closes the client's connection when it ends.
+    @Test func anAnswerEndedByItsConnectionEndsTheClients() async throws {
+        let upstream = try await CloseDelimitedUpstream.start()
+        let gateway = try await Gateway.start()
+        try await gateway.register("BCS-K8S-CLOSE", addresses: "https://127.0.0.1:\(upstream.port)", ca: upstream.caPEM)
+        let path = "/tunnels/clusters/BCS-K8S-CLOSE/api/v1/namespaces"
+        try await eventually(within: .seconds(30)) { try await gateway.call(.GET, path).body == CloseDelimitedUpstream.body }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let answer = try await gateway.raw("GET \(path) HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer \(Self.admin)\r\n\r\n")
+        #expect(answer.hasPrefix("HTTP/1.1 200") && answer.contains("\r\nConnection: close\r\n") && answer.hasSuffix("\r\n\r\n" + CloseDelimitedUpstream.body), "\(answer)")
+        #expect(clock.now - started < .seconds(10), "the client's connection closed with the answer")
         _ = await gateway.serve.stop()
         await upstream.stop()
     }
