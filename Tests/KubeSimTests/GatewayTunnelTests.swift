@@ -65,6 +65,18 @@ struct GatewayTunnelTests {
         let carried = metrics.split(separator: "\n").first { $0.hasPrefix("bcs_gateway_fast_path_tunnel_requests_total ") }
             .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0
         #expect(carried > 0, "\(metrics.split(separator: "\n").filter { $0.contains("fast_path") })")
+        // HTTP/1.1 clients' GETs take the wire lane into the tunnel: the answer, which arrives as
+        // HTTP/2 frames, goes out as HTTP/1.1 bytes (chunked when it has no length), whole.
+        for limit in 1...3 {
+            let http1 = try await ChildProcess.run("/usr/bin/curl", [
+                "-sS", "--http1.1", "--cacert", gateway.cert, "-H", "Authorization: Bearer \(GatewayHarness.admin)", "-w", "\n%{http_code} %{http_version}",
+                gateway.base + "/tunnels/clusters/\(GatewayHarness.clusterID)/api/v1/namespaces?limit=\(limit)",
+            ])
+            #expect(http1.status == 0 && http1.stdout.hasSuffix("\n200 1.1") && http1.stdout.contains("NamespaceList"), "\(http1.stdout) \(http1.stderr)")
+        }
+        let wire = try await gateway.curl("GET", "/metrics").body.split(separator: "\n").first { $0.hasPrefix("bcs_gateway_fast_path_wire_requests_total ") }
+            .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0
+        #expect(wire >= 2, "HTTP/1.1 GETs through the tunnel took the wire lane")
         #expect(try await gateway.kubectl(version, kubeconfig, ["delete", "configmap", "via-tunnel"]).status == 0)
 
         let watcher = try gateway.startKubectl(version, kubeconfig, ["get", "pods", "-w"])
@@ -72,6 +84,13 @@ struct GatewayTunnelTests {
         try await Task.sleep(for: .seconds(1))
         #expect(try await gateway.sim.curl("/api/v1/namespaces/default/pods", method: "POST", body: KubectlStreamsTests.pod).code == 201)
         #expect(try await KubeSimHarness.eventually { watcher.stdout.contains("shell") }, "watch through the tunnel: \(watcher.stderr)")
+        // A log without `follow` comes without a length: through the wire lane it goes out chunked.
+        let log = try await ChildProcess.run("/usr/bin/curl", [
+            "-sS", "--http1.1", "--cacert", gateway.cert, "-H", "Authorization: Bearer \(GatewayHarness.admin)", "-D", "-",
+            gateway.base + "/tunnels/clusters/\(GatewayHarness.clusterID)/api/v1/namespaces/default/pods/shell/log",
+        ])
+        #expect(log.status == 0 && log.stdout.hasPrefix("HTTP/1.1 200") && log.stdout.lowercased().contains("transfer-encoding: chunked"), "\(log.stdout) \(log.stderr)")
+        #expect(log.stdout.components(separatedBy: "\r\n\r\n").last?.isEmpty == false, "the log's lines arrived: \(log.stdout)")
 
         let webSocket = ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "true"]
         let cat = try await gateway.shell(version, kubeconfig, "printf 'through\\ntunnel\\n' | KUBECTL exec -i shell -- cat", environment: webSocket)

@@ -7,8 +7,9 @@ extension FastPath {
     /// The plan for a request head read off an HTTP/1.1 connection by `HTTP1WireLane`, with the
     /// apiserver's request head written as bytes: the client's field lines copied as they came,
     /// less the ones the ordinary path drops, plus `Host`, the cluster's `Authorization` and the
-    /// identity. Nil when the request must take the parsed path (which then decides again): not a
-    /// plain GET, an unknown decision, an agent tunnel (its streams take parts), and so on.
+    /// identity. Bound for an agent tunnel, it becomes the stream's header block as on the parsed
+    /// path. Nil when the request must take the parsed path (which then decides again): not a
+    /// plain GET, an unknown decision, and so on.
     func wirePlan(_ head: HTTP1Head, allocator: ByteBufferAllocator) -> Plan? {
         guard authorises, head.equalsIgnoringCase(head.third, "http/1.1"),
               head.first.count == 3, head.string(head.first) == "GET"
@@ -34,9 +35,22 @@ extension FastPath {
             }
         }
         guard let authorization,
-              let (caller, verb) = allowedCaller(authorization: head.string(authorization), target: target, impersonating: impersonating),
-              tunnels.session(for: target.clusterID) == nil, let route = directRoute(target.clusterID)
+              let (caller, verb) = allowedCaller(authorization: head.string(authorization), target: target, impersonating: impersonating)
         else { return nil }
+        // A live agent tunnel wins, as on the parsed path, whose header rules build the block.
+        if let session = tunnels.session(for: target.clusterID) {
+            var fields = HTTPFields()
+            fields.reserveCapacity(head.fields.count)
+            for field in head.fields {
+                guard let name = HTTPField.Name(head.string(field.name)) else { return nil }
+                fields.append(HTTPField(name: name, value: head.string(field.value)))
+            }
+            let identity = KubeProxy.identityHeaders(of: caller, from: fields, impersonate: impersonate)
+            let request = KubeProxy.tunnelRequest(.get, path: target.upstreamURI, headers: fields, identity: identity, upgrade: false)
+            return Plan(target: .tunnel(session, TunnelHeaders.requestBlock(request, upgrade: nil)), clusterID: target.clusterID,
+                        subPath: target.subPath, user: caller.user, verb: verb, routeName: target.routeName, started: .now)
+        }
+        guard let route = directRoute(target.clusterID) else { return nil }
 
         var bytes = allocator.buffer(capacity: head.bytes.readableBytes + 128)
         bytes.writeStaticString("GET ")

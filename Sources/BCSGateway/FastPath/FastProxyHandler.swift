@@ -51,6 +51,8 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         var waitingForWritability = false
         /// The answer ends when the apiserver closes the connection: so must the client's.
         var endsAtClose = false
+        /// A wire answer that arrived in parts (through a tunnel) goes to the client in chunks.
+        var chunkedOut = false
         /// When the apiserver's answer must have begun (`responseTimeout`).
         let deadline: NIODeadline
 
@@ -401,9 +403,20 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     // MARK: UpstreamResponseReceiver
 
     func upstreamHead(_ head: HTTPResponseHead) {
-        guard exchange != nil, let context else { return }
-        exchange?.status = Int(head.status.code)
-        exchange?.keepAlive = head.isKeepAlive
+        guard let current = exchange, let context else { return }
+        current.status = Int(head.status.code)
+        current.keepAlive = head.isKeepAlive
+        if current.isWire {
+            // Through a tunnel, for the wire lane: written as HTTP/1.1 bytes here.
+            guard let lane else {
+                context.close(promise: nil)
+                return
+            }
+            let (bytes, chunked) = WireResponse.head(head, allocator: context.channel.allocator)
+            current.chunkedOut = chunked
+            lane.write(bytes)
+            return
+        }
         if let http1Codec {
             let relayed = HTTPResponseHead(version: .http1_1, status: head.status, headers: KubeProxy.relayedHeaders(http1: head.headers))
             http1Codec.write(NIOAny(HTTPServerResponsePart.head(relayed)), promise: nil)
@@ -430,7 +443,14 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         guard let current = exchange, let context else { return }
         current.bytes += body.readableBytes
         if current.isWire {
+            guard current.chunkedOut else {
+                lane?.write(body)
+                return
+            }
+            guard body.readableBytes > 0 else { return }  // an empty chunk would end the body
+            lane?.write(WireResponse.chunkHeader(size: body.readableBytes, allocator: context.channel.allocator))
             lane?.write(body)
+            lane?.write(WireResponse.crlf)
         } else if let http1Codec {
             http1Codec.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         } else {
@@ -444,6 +464,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         ended.responseEnded = true
         ended.upstream = nil
         if ended.isWire {
+            if ended.chunkedOut { lane?.write(WireResponse.lastChunk) }
             context.flush()
         } else if let http1Codec {
             http1Codec.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
