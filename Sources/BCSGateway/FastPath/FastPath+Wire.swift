@@ -26,11 +26,12 @@ extension FastPath {
             case 14 where head.equalsIgnoringCase(name, "content-length"):
                 guard head.decimal(field.value) == 0 else { return nil }
             case 17 where head.equalsIgnoringCase(name, "transfer-encoding"), 7 where head.equalsIgnoringCase(name, "upgrade"),
-                6 where head.equalsIgnoringCase(name, "expect"), 15 where head.equalsIgnoringCase(name, "bcs-peer-secret"):
+                6 where head.equalsIgnoringCase(name, "expect"):
                 return nil
             case 10 where head.equalsIgnoringCase(name, "connection"):
                 if head.listContains(field.value, "close") || head.listContains(field.value, "upgrade") { return nil }
             default:
+                if Self.peerSecretField.contains(head, name) { return nil }  // a peer hop: the parsed path checks it
                 if head.hasPrefixIgnoringCase(name, "impersonate-") { impersonating = true }
             }
         }
@@ -76,20 +77,14 @@ extension FastPath {
                     routeName: target.routeName, started: .now)
     }
 
-    /// `KubeProxy.droppedRequestHeaders` on bytes, except that an admin's own `Impersonate-*`
+    /// `KubeProxy.droppedRequestHeaders`, looked up on bytes; an admin's own `Impersonate-*`
     /// fields pass (the parsed path drops and re-adds them).
+    private static let droppedFields = HeaderNameSet(KubeProxy.droppedRequestHeaders)
+    private static let droppedFieldsForAdmins = HeaderNameSet(KubeProxy.droppedRequestHeaders.filter { !$0.hasPrefix("impersonate-") })
+
+    private static let peerSecretField = HeaderNameSet([PeerLinks.secretHeader])
+
     private static func isDroppedField(_ head: HTTP1Head, _ name: Range<Int>, admin: Bool) -> Bool {
-        switch name.count {
-        case 2: return head.equalsIgnoringCase(name, "te")
-        case 4: return head.equalsIgnoringCase(name, "host")
-        case 7: return head.equalsIgnoringCase(name, "trailer") || head.equalsIgnoringCase(name, "upgrade")
-        case 10: return head.equalsIgnoringCase(name, "connection") || head.equalsIgnoringCase(name, "keep-alive")
-        case 13: return head.equalsIgnoringCase(name, "authorization") || head.equalsIgnoringCase(name, "bcs-peer-from")
-        case 15: return head.equalsIgnoringCase(name, "bcs-peer-secret") || (!admin && head.equalsIgnoringCase(name, "impersonate-uid"))
-        case 16: return head.equalsIgnoringCase(name, "proxy-connection") || (!admin && head.equalsIgnoringCase(name, "impersonate-user"))
-        case 17: return head.equalsIgnoringCase(name, "transfer-encoding") || (!admin && head.equalsIgnoringCase(name, "impersonate-group"))
-        case 19: return head.equalsIgnoringCase(name, "proxy-authorization")
-        default: return false
-        }
+        (admin ? droppedFieldsForAdmins : droppedFields).contains(head, name)
     }
 }

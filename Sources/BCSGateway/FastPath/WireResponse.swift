@@ -59,15 +59,11 @@ enum WireResponse {
         head.bytes.getSlice(at: head.bytes.readerIndex + range.lowerBound, length: range.count)!
     }
 
-    /// `KubeProxy.isReplacedResponseHeader` on bytes, less `Transfer-Encoding` (see above).
+    /// The fields `KubeProxy.isReplacedResponseHeader` names, less `Transfer-Encoding` (see above),
+    /// looked up on bytes.
+    private static let droppedFields = HeaderNameSet(KubeProxy.droppedResponseHeaders.subtracting(["transfer-encoding"]).union(["server"]))
+
     private static func isDropped(_ head: HTTP1Head, _ name: Range<Int>) -> Bool {
-        switch name.count {
-        case 2: return head.equalsIgnoringCase(name, "te")
-        case 6: return head.equalsIgnoringCase(name, "server")
-        case 7: return head.equalsIgnoringCase(name, "trailer") || head.equalsIgnoringCase(name, "upgrade")
-        case 10: return head.equalsIgnoringCase(name, "connection") || head.equalsIgnoringCase(name, "keep-alive")
-        case 16: return head.equalsIgnoringCase(name, "proxy-connection")
-        default: return false
-        }
+        droppedFields.contains(head, name)
     }
 }
