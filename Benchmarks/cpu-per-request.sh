@@ -12,6 +12,10 @@ ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 t0=$(ticks)
 out=$(wrk -t1 -c32 -d"${secs}s" "${header[@]}" "$url")
 t1=$(ticks)
+# A rate of error pages is not a result.
+if echo "$out" | grep -q "Non-2xx" || ! echo "$out" | grep -q "Requests/sec"; then
+  echo "$out" >&2; echo "some answers were not 2xx; no figure reported" >&2; exit 1
+fi
 rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 reqs=$(echo "$out" | awk '/requests in/ {print $1}')
 hz=$(getconf CLK_TCK)
