@@ -2,8 +2,6 @@ import BCSCore
 import BCSMongo
 import Hummingbird
 import HummingbirdCore
-import HummingbirdHTTP2
-import HummingbirdTLS
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -77,8 +75,10 @@ public struct ServeProcess: Sendable {
             // HTTP/2 by ALPN for kubectl's ordinary requests; exec/attach/port-forward arrive as
             // HTTP/1.1 upgrades (kubectl offers no ALPN for them) and take the HTTP/1 path.
             // The handlers go on HTTP/1 connections and on each HTTP/2 stream alike.
-            server = try .http2Upgrade(
-                tlsConfiguration: tls.configuration, configuration: .init(streamConfiguration: .init(additionalChannelHandlers: channelHandlers())))
+            let sslContext = try SecureFrontChannel.sslContext(tls.configuration)  // a bad key or certificate fails here, at start
+            server = HTTPServerBuilder { responder in
+                SecureFrontChannel(sslContext: sslContext, streamHandlers: channelHandlers, responder: responder)
+            }
         } else {
             server = .http1(configuration: .init(additionalChannelHandlers: channelHandlers()))
             logger.warning("no --tls-cert/--tls-key given: serving plain HTTP; do not expose this port beyond a trusted network")
