@@ -47,6 +47,8 @@ events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp; uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  # nginx ends an HTTP/2 connection after 1000 requests by default; h2load does not reconnect.
+  keepalive_requests 10000000;
   upstream apiserver { server 127.0.0.1:$up; keepalive 64; }
   server {
     listen 127.0.0.1:$ngx ssl http2; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;
