@@ -182,6 +182,11 @@ public struct GatewayRole: RoleModule {
         return { [FastProxyHandler(fastPath: fastPath)] }
     }
 
+    public var http2ConnectionHandlers: (@Sendable () -> [any RemovableChannelHandler])? {
+        guard let fastPath else { return nil }
+        return { [HTTP2FastStreams(fastPath: fastPath)] }
+    }
+
     public var publicPathGuards: [PublicPathGuard] {
         guard let access else { return [] }
         return [StorageAccessGuard(access: access).pathGuard]

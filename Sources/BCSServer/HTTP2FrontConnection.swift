@@ -8,10 +8,12 @@ import NIOHTTPTypesHTTP2
 
 /// One HTTP/2 connection of the HTTPS front, whose streams become async channels only on demand.
 ///
-/// Each stream's pipeline is the HTTP codec, the roles' stream handlers (the gateway's fast path)
-/// and a `SlowStreamHandoff`. A request the fast path answers never reaches the handoff, so its
-/// stream has no async channel and no task. A request passed on makes the handoff wrap the stream
-/// in an async channel and hand it to `serve`, which runs Hummingbird's responder on it.
+/// The connection's pipeline: TLS, a `FlushCoalescer`, NIOHTTP2's handler, an `HTTP2QuiesceHandler`,
+/// the roles' connection handlers (the gateway answers fast-path GETs there from their frames, with
+/// no stream channel at all), then NIOHTTP2's stream multiplexer for every other stream. Each of
+/// those streams' pipeline is the HTTP codec, the roles' stream handlers (the gateway's fast path
+/// again) and a `SlowStreamHandoff`. A request no handler answers reaches the handoff, which wraps
+/// the stream in an async channel and hands it to `serve`, which runs Hummingbird's responder on it.
 struct HTTP2FrontConnection: Sendable {
     typealias Stream = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
@@ -19,18 +21,20 @@ struct HTTP2FrontConnection: Sendable {
     let streams: AsyncStream<Stream>
 
     /// Sets up HTTP/2 on a connection whose TLS settled on `h2`; call on its event loop.
-    static func configure(_ channel: any Channel, streamHandlers: @escaping @Sendable () -> [any RemovableChannelHandler],
-                          logger: Logger) throws -> HTTP2FrontConnection {
+    static func configure(_ channel: any Channel, connectionHandlers: @escaping @Sendable () -> [any RemovableChannelHandler],
+                          streamHandlers: @escaping @Sendable () -> [any RemovableChannelHandler], logger: Logger) throws -> HTTP2FrontConnection {
         // Unbounded in count but not in practice: a stream appears here once per request the fast
         // path passed on, and HTTP/2's concurrent-stream limit (100) bounds those in flight.
         let (streams, continuation) = AsyncStream.makeStream(of: Stream.self)
         let pipeline = channel.pipeline.syncOperations
         // The answers of all streams that end in one event-loop tick leave in one TLS write.
         try pipeline.addHandler(FlushCoalescer())
-        let quiesce = HTTP2QuiesceHandler()
-        _ = try pipeline.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: .init(), streamConfiguration: .init(),
-            streamDelegate: quiesce.streamDelegate(on: channel.eventLoop)
+        try pipeline.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()))
+        try pipeline.addHandler(HTTP2QuiesceHandler())
+        try pipeline.addHandlers(connectionHandlers())
+        // NIOHTTP2's defaults for the stream channels, as `configureHTTP2Pipeline` sets them.
+        try pipeline.addHandler(HTTP2StreamMultiplexer(
+            mode: .server, channel: channel, targetWindowSize: 65535, outboundBufferSizeHighWatermark: 8196, outboundBufferSizeLowWatermark: 4092
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 let streamPipeline = stream.pipeline.syncOperations
@@ -38,8 +42,7 @@ struct HTTP2FrontConnection: Sendable {
                 try streamPipeline.addHandlers(streamHandlers())
                 try streamPipeline.addHandler(SlowStreamHandoff(streams: continuation))
             }
-        }
-        try pipeline.addHandler(quiesce)
+        })
         channel.closeFuture.whenComplete { _ in continuation.finish() }
         return HTTP2FrontConnection(channel: channel, streams: streams)
     }

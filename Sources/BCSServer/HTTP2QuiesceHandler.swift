@@ -11,29 +11,19 @@ final class HTTP2QuiesceHandler: ChannelInboundHandler, RemovableChannelHandler 
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
-    private var context: ChannelHandlerContext?
     private var openStreams = 0
     private var lastStreamID = HTTP2StreamID.rootStream
     private var quiescing = false
 
-    /// Tells the handler of streams opening and closing; NIOHTTP2 calls it on the connection's loop.
-    struct StreamDelegate: NIOHTTP2StreamDelegate {
-        let handler: NIOLoopBound<HTTP2QuiesceHandler>
-
-        func streamCreated(_ id: HTTP2StreamID, channel: any Channel) { handler.value.streamCreated(id) }
-        func streamClosed(_ id: HTTP2StreamID, channel: any Channel) { handler.value.streamClosed() }
-    }
-
-    /// Call on the connection's event loop.
-    func streamDelegate(on eventLoop: any EventLoop) -> StreamDelegate {
-        StreamDelegate(handler: NIOLoopBound(self, eventLoop: eventLoop))
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
-
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, !quiescing {
+        // Right after the HTTP/2 handler, this sees every stream, whoever answers it.
+        if let created = event as? NIOHTTP2StreamCreatedEvent {
+            openStreams += 1
+            if created.streamID > lastStreamID { lastStreamID = created.streamID }
+        } else if event is StreamClosedEvent {
+            openStreams = max(openStreams - 1, 0)
+            if quiescing, openStreams == 0 { context.close(promise: nil) }
+        } else if event is ChannelShouldQuiesceEvent, !quiescing {
             quiescing = true
             let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))
             context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
@@ -42,17 +32,8 @@ final class HTTP2QuiesceHandler: ChannelInboundHandler, RemovableChannelHandler 
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// A connection error ends the connection (NIOHTTP2 sent GOAWAY); a stream's error is that stream's.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
-    }
-
-    private func streamCreated(_ id: HTTP2StreamID) {
-        openStreams += 1
-        if id > lastStreamID { lastStreamID = id }
-    }
-
-    private func streamClosed() {
-        openStreams -= 1
-        if quiescing, openStreams == 0 { context?.close(promise: nil) }
+        if error is NIOHTTP2Errors.StreamError { context.fireErrorCaught(error) } else { context.close(promise: nil) }
     }
 }

@@ -26,6 +26,7 @@ struct SecureFrontChannel: HTTPChannelHandler {
     private let sslContext: NIOSSLContext
     private let http1: HTTP1Channel
     private let streamHandlers: @Sendable () -> [any RemovableChannelHandler]
+    private let connectionHandlers: @Sendable () -> [any RemovableChannelHandler]
 
     /// The server's TLS context, offering `h2` and `http/1.1` by ALPN.
     static func sslContext(_ configuration: TLSConfiguration) throws -> NIOSSLContext {
@@ -35,10 +36,12 @@ struct SecureFrontChannel: HTTPChannelHandler {
     }
 
     /// `streamHandlers` go on every HTTP/1.1 connection and every HTTP/2 stream, after the HTTP
-    /// codec, as Hummingbird's `additionalChannelHandlers` do.
+    /// codec, as Hummingbird's `additionalChannelHandlers` do; `connectionHandlers` on every HTTP/2
+    /// connection, after the HTTP/2 handler and before the stream multiplexer.
     init(sslContext: NIOSSLContext, streamHandlers: @escaping @Sendable () -> [any RemovableChannelHandler],
-         responder: @escaping Responder) {
+         connectionHandlers: @escaping @Sendable () -> [any RemovableChannelHandler], responder: @escaping Responder) {
         self.sslContext = sslContext
+        self.connectionHandlers = connectionHandlers
         self.responder = responder
         self.streamHandlers = streamHandlers
         self.http1 = HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: streamHandlers()))
@@ -50,11 +53,12 @@ struct SecureFrontChannel: HTTPChannelHandler {
             try pipeline.addHandler(NIOSSLServerHandler(context: sslContext))
             let http1 = self.http1
             let streamHandlers = self.streamHandlers
+            let connectionHandlers = self.connectionHandlers
             let alpn = NIOTypedApplicationProtocolNegotiationHandler<NIONegotiatedHTTPVersion<HTTP1Channel.Value, HTTP2FrontConnection>> { result, channel in
                 switch result {
                 case .negotiated("h2"):
                     return channel.eventLoop.makeCompletedFuture {
-                        .http2(try HTTP2FrontConnection.configure(channel, streamHandlers: streamHandlers, logger: logger))
+                        .http2(try HTTP2FrontConnection.configure(channel, connectionHandlers: connectionHandlers, streamHandlers: streamHandlers, logger: logger))
                     }
                 case .negotiated("http/1.1"), .fallback:
                     return http1.setup(channel: channel, logger: logger).map { .http1_1($0) }

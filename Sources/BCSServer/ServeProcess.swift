@@ -70,6 +70,8 @@ public struct ServeProcess: Sendable {
 
         let handlerMakers = modules.compactMap(\.channelHandlers)
         let channelHandlers: @Sendable () -> [any RemovableChannelHandler] = { handlerMakers.flatMap { $0() } }
+        let http2Makers = modules.compactMap(\.http2ConnectionHandlers)
+        let http2ConnectionHandlers: @Sendable () -> [any RemovableChannelHandler] = { http2Makers.flatMap { $0() } }
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
             // HTTP/2 by ALPN for kubectl's ordinary requests; exec/attach/port-forward arrive as
@@ -77,7 +79,7 @@ public struct ServeProcess: Sendable {
             // The handlers go on HTTP/1 connections and on each HTTP/2 stream alike.
             let sslContext = try SecureFrontChannel.sslContext(tls.configuration)  // a bad key or certificate fails here, at start
             server = HTTPServerBuilder { responder in
-                SecureFrontChannel(sslContext: sslContext, streamHandlers: channelHandlers, responder: responder)
+                SecureFrontChannel(sslContext: sslContext, streamHandlers: channelHandlers, connectionHandlers: http2ConnectionHandlers, responder: responder)
             }
         } else {
             server = .http1(configuration: .init(additionalChannelHandlers: channelHandlers()))

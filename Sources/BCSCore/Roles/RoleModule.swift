@@ -67,12 +67,17 @@ public protocol RoleModule: Sendable {
     /// Handlers this role puts in every HTTP connection's (and HTTP/2 stream's) pipeline, after the
     /// HTTP codec and before the router, made anew per connection (the gateway's fast path).
     var channelHandlers: (@Sendable () -> [any RemovableChannelHandler])? { get }
+    /// Handlers this role puts in every HTTP/2 connection's pipeline (HTTPS front), after the
+    /// HTTP/2 handler and before the stream multiplexer, made anew per connection: they see every
+    /// stream's frames (the gateway answers fast-path GETs there without a stream channel).
+    var http2ConnectionHandlers: (@Sendable () -> [any RemovableChannelHandler])? { get }
 }
 
 extension RoleModule {
     public var readinessNote: (@Sendable () -> String)? { nil }
     public var publicPathGuards: [PublicPathGuard] { [] }
     public var channelHandlers: (@Sendable () -> [any RemovableChannelHandler])? { nil }
+    public var http2ConnectionHandlers: (@Sendable () -> [any RemovableChannelHandler])? { nil }
 }
 
 /// A check on every request under `prefix`; it throws the error to answer with.
