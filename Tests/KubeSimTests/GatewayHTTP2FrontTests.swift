@@ -37,6 +37,40 @@ struct GatewayHTTP2FrontTests {
         #expect(load.stdout.contains("status codes: 400 2xx"), "\(load.stdout)")
     }
 
+    /// A fast-path GET on an HTTP/2 stream (`HTTP2FastStreams`, no stream channel): a large list
+    /// arrives whole (16 MB, under flow control); a client that leaves mid-answer is recorded as 499,
+    /// and the gateway serves on.
+    @Test func aLargeListAndAClientLeavingMidAnswer() async throws {
+        let gateway = try await GatewayHarness(sim: try await KubeSimHarness())
+        try await gateway.registerCluster()
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(20)) { try await gateway.curl("GET", "/tunnels/clusters/\(GatewayHarness.clusterID)/version").code == 200 })
+        // 160 ConfigMaps of 100 KB (an argument of curl's command line may not be much larger): a list
+        // of 16 MB, far more than HTTP/2's windows let go at once.
+        let value = String(repeating: "x", count: 100_000)
+        for index in 0..<160 {
+            let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big-\#(index)"},"data":{"v":"\#(value)"}}"#
+            #expect(try await gateway.sim.curl("/api/v1/namespaces/default/configmaps", method: "POST", body: body).code == 201)
+        }
+        let list = "/tunnels/clusters/\(GatewayHarness.clusterID)/api/v1/namespaces/default/configmaps"
+        let whole = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", gateway.cert, "-H", "Authorization: Bearer \(GatewayHarness.admin)", gateway.base + list])
+        let items = (try? JSONSerialization.jsonObject(with: Data(whole.stdout.utf8)) as? [String: Any])?["items"] as? [Any]
+        #expect((items?.count ?? 0) >= 160, "the whole list through one HTTP/2 stream: \(whole.stdout.prefix(200)) \(whole.stderr)")
+
+        // A reader that takes 100 KB and goes: its curl fails writing and drops the connection
+        // while the gateway still has most of the list to send.
+        let before = try await fastPathCount(gateway)
+        let slow = try await ChildProcess.run("/bin/sh", ["-c", "curl -sS --http2 --cacert \(gateway.cert) -H 'Authorization: Bearer \(GatewayHarness.admin)' "
+            + "'\(gateway.base + list)' | head -c 100000 | wc -c"])
+        #expect(slow.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "100000", "\(slow.stdout) \(slow.stderr)")
+        #expect(try await KubeSimHarness.eventually(timeout: .seconds(10)) {
+            gateway.serve.stderr.split(separator: "\n").contains { $0.contains("path=/api/v1/namespaces/default/configmaps ") && $0.contains("status=499") }
+        }, "the client that left is audited as 499")
+        #expect(try await fastPathCount(gateway) > before, "it was a fast-path stream")
+        let again = try await gateway.curl("GET", list)
+        #expect(again.code == 200 && again.body.contains("big-159"))
+        #expect(!gateway.serve.stderr.contains("Fatal error"))
+    }
+
     /// On shutdown an HTTP/2 connection with no stream open gets GOAWAY and is closed at once: it
     /// does not hold the process until `--shutdown-timeout`. (Hummingbird's connection manager sent
     /// GOAWAY and a PING and waited for the PING's answer, so a client that did not answer held the
