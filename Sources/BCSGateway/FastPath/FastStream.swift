@@ -114,7 +114,6 @@ final class FastStream: UpstreamResponseReceiver {
         done = true
         upstream?.abandon()
         upstream = nil
-        streams.remove(id)
         record(status: 499)  // nginx's code for a client that left before its answer ended
     }
 
@@ -135,13 +134,15 @@ final class FastStream: UpstreamResponseReceiver {
         streams.flush()
     }
 
-    /// Done before the last frame is written: ending the stream makes NIOHTTP2 report it closed at
-    /// once, and a stream still listed would take that for its client leaving.
+    /// Done before the last frame is written: ending the stream may make NIOHTTP2 report it closed
+    /// at once, which must not be taken for its client leaving. (`HTTP2FastStreams` lists it until then.)
     private func finish() {
         done = true
-        streams.remove(id)
         record(status: status ?? 502)
     }
+
+    /// Still waiting for its answer to begin (the deadline applies).
+    var isWaiting: Bool { !done && status == nil }
 
     private func record(status: Int) {
         if case .direct(let route, _) = plan.target { route.served.increment() }

@@ -73,8 +73,11 @@ final class HTTP2FastStreams: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
         case let closed as StreamClosedEvent:
-            if let stream = streams[closed.streamID] {
-                stream.clientLeft()
+            // Listed until NIOHTTP2 closes the stream, not just until its answer was written: the
+            // last frames may wait for the client's window, and frames the client sends meanwhile
+            // (WINDOW_UPDATE) must not reach the multiplexer, which knows no such stream.
+            if let stream = streams.removeValue(forKey: closed.streamID) {
+                stream.clientLeft()  // nothing, if its answer had ended
                 return
             }
         case let window as NIOHTTP2WindowUpdatedEvent where streams[window.streamID] != nil:
@@ -95,6 +98,7 @@ final class HTTP2FastStreams: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         for stream in streams.values { stream.clientLeft() }
+        streams.removeAll()
         context.fireChannelInactive()
     }
 
@@ -107,11 +111,6 @@ final class HTTP2FastStreams: ChannelDuplexHandler, RemovableChannelHandler {
 
     func flush() {
         context?.flush()
-    }
-
-    /// The stream is done: its answer ended, its client left, or it was given back.
-    func remove(_ id: HTTP2StreamID) {
-        streams[id] = nil
     }
 
     /// Hands a stream to the multiplexer as NIOHTTP2 delivered it; only before any answer went out.
@@ -138,7 +137,7 @@ final class HTTP2FastStreams: ChannelDuplexHandler, RemovableChannelHandler {
         deadlineCheck = nil
         let now = NIODeadline.now()
         var waiting = false
-        for stream in streams.values where stream.status == nil {
+        for stream in streams.values where stream.isWaiting {
             if stream.deadline <= now { stream.timedOut() } else { waiting = true }
         }
         if waiting, let context { armDeadlineCheck(context: context) }

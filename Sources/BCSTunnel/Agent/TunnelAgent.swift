@@ -159,7 +159,7 @@ public final class TunnelAgent: Sendable {
             let stats = TunnelStatsBox()
             let logger = self.logger
             try await channel.eventLoop.submit {
-                _ = try installHTTP2(on: channel, after: activity.value, mode: .server, stats: stats, logger: logger) { stream in
+                try installAgentHTTP2(on: channel, after: activity.value, route: route, stats: stats, logger: logger) { stream in
                     stream.eventLoop.makeCompletedFuture {
                         stats.streamOpened()
                         stream.closeFuture.whenComplete { _ in stats.streamClosed() }

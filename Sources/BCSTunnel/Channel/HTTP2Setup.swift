@@ -24,3 +24,30 @@ func installHTTP2(
     activity.release()
     return multiplexer
 }
+
+/// The agent's side: the flush coalescer, the HTTP/2 server handler, `ApiserverFastStreams` (the
+/// bodiless requests, answered from the frames), NIOHTTP2's stream multiplexer for the rest
+/// (`inbound` sets each of their channels up), and the PING handler, which hears the connection's
+/// own frames from the multiplexer; then lets held bytes through.
+///
+/// Must run on the channel's event loop.
+func installAgentHTTP2(
+    on channel: any Channel, after activity: TunnelActivityHandler, route: ApiserverRoute, stats: TunnelStatsBox, logger: Logger,
+    inbound: @escaping NIOChannelInitializer
+) throws {
+    let configuration = TunnelProtocol.http2Configuration(for: .server)
+    let pipeline = channel.pipeline.syncOperations
+    let coalescer = FlushCoalescer()
+    try pipeline.addHandler(coalescer, position: .after(activity))
+    let http2 = NIOHTTP2Handler(mode: .server, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream)
+    try pipeline.addHandler(http2, position: .after(coalescer))
+    let fast = ApiserverFastStreams(route: route, stats: stats)
+    try pipeline.addHandler(fast, position: .after(http2))
+    let multiplexer = HTTP2StreamMultiplexer(
+        mode: .server, channel: channel, targetWindowSize: configuration.stream.targetWindowSize,
+        outboundBufferSizeHighWatermark: configuration.stream.outboundBufferSizeHighWatermark,
+        outboundBufferSizeLowWatermark: configuration.stream.outboundBufferSizeLowWatermark, inboundStreamInitializer: inbound)
+    try pipeline.addHandler(multiplexer, position: .after(fast))
+    try pipeline.addHandler(TunnelPingHandler(liveness: activity.liveness, stats: stats, logger: logger), position: .after(multiplexer))
+    activity.release()
+}
