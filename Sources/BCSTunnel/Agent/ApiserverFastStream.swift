@@ -7,14 +7,15 @@ import NIOHTTP2
 
 /// One bodiless tunnel request that `ApiserverFastStreams` serves without a stream channel.
 ///
-/// The same exchange as `ApiserverStreamHandler`'s: the service-account token, the apiserver's
-/// answer relayed part by part, one retry when a pooled connection turns out closed, a `Status`
+/// The exchange: the service-account token, the apiserver's answer relayed part by part, one retry when a pooled connection turns out closed, a `Status`
 /// answer from the agent when the apiserver cannot be reached (502), the token cannot be read (503)
 /// or the answer does not begin in time (504). Backpressure: each DATA frame is written with a
 /// promise that completes once NIOHTTP2 has sent it, after the gateway's window let it go; while
 /// more than `highWatermark` bytes are unsent the apiserver is not read, so a paused `logs -f`
 /// reader stalls its own apiserver connection, nothing else.
 final class ApiserverFastStream: UpstreamResponseReceiver {
+    /// The apiserver must begin its answer within this time (the async forwarder's limit too).
+    static let responseTimeout: TimeAmount = .seconds(120)
     static let highWatermark = 256 * 1024
     static let lowWatermark = 64 * 1024
 
@@ -54,7 +55,7 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
         for (name, value) in received.fields { head.headers.add(name: name, value: value) }
         if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request = head
-        timeout = eventLoop.assumeIsolated().scheduleTask(in: ApiserverStreamHandler.responseTimeout) { [weak self] in
+        timeout = eventLoop.assumeIsolated().scheduleTask(in: Self.responseTimeout) { [weak self] in
             self?.timedOut()
         }
         if let pooled = route.connections.pool(on: eventLoop).take(generation: 0) {
@@ -123,7 +124,7 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
             connection.channel.close(promise: nil)
             self.connection = nil
         }
-        respondError(status: 504, message: "the apiserver \(route.server) did not answer within \(ApiserverStreamHandler.responseTimeout.nanoseconds / 1_000_000_000) s")
+        respondError(status: 504, message: "the apiserver \(route.server) did not answer within \(Self.responseTimeout.nanoseconds / 1_000_000_000) s")
     }
 
     /// A Kubernetes `Status` answer from the agent itself; ends the stream.

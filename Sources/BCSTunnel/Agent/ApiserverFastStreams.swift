@@ -10,7 +10,7 @@ import NIOHTTP2
 /// end it and ask for no upgrade — `get`, `list`, a watch, `logs -f` — becomes an
 /// `ApiserverFastStream` here: it goes to the apiserver over a pooled connection of this loop, and
 /// the answer comes back as that stream's HEADERS and DATA frames. Every other stream (a body, an
-/// upgrade) goes on to the multiplexer: a stream channel with `ApiserverStreamHandler`, which hands
+/// upgrade) goes on to the multiplexer: a stream channel with a `ForwarderHandoff`, which hands
 /// it to the async forwarder. Why: making a stream channel with a pipeline of its own for each
 /// request was most of the agent's CPU per request beyond the apiserver exchange itself.
 final class ApiserverFastStreams: ChannelDuplexHandler, RemovableChannelHandler {

@@ -22,7 +22,7 @@ final class ApiserverForwarder: Sendable {
     let sslContext: NIOSSLContext
     let tokens: TokenCache
     let logger: Logger
-    /// What the streams served on their event loop (`ApiserverStreamHandler`) need.
+    /// What the streams served on their event loop (`ApiserverFastStreams`) need.
     let route: ApiserverRoute
     private let connections = UpstreamConnectionPools()
 

@@ -163,7 +163,7 @@ public final class TunnelAgent: Sendable {
                     stream.eventLoop.makeCompletedFuture {
                         stats.streamOpened()
                         stream.closeFuture.whenComplete { _ in stats.streamClosed() }
-                        try stream.pipeline.syncOperations.addHandler(ApiserverStreamHandler(route: route) {
+                        try stream.pipeline.syncOperations.addHandler(ForwarderHandoff {
                             continuation.yield(try TunnelStream.install(on: stream, mode: .message, headDecidesMode: true))
                         })
                     }
