@@ -3,26 +3,43 @@ import Logging
 import NIOCore
 import NIOHTTP2
 
-/// Adds the flush coalescer, the HTTP/2 handler and the PING handler behind `activity`, then lets
-/// held bytes through.
+/// What the gateway opens a tunnel's streams with.
+struct GatewayTunnelStreams {
+    let multiplexer: HTTP2StreamMultiplexer.SendableView
+    let clientStreams: NIOLoopBound<TunnelClientStreams>
+}
+
+/// The gateway's side: the flush coalescer, the HTTP/2 client handler, `TunnelClientStreams` (the
+/// bodiless requests, answered from the frames, and the numbering of every stream), NIOHTTP2's
+/// stream multiplexer for the rest, and the PING handler, which hears the connection's own frames
+/// from the multiplexer; then lets held bytes through.
 ///
-/// Must run on the channel's event loop. Returns the multiplexer that opens streams.
-func installHTTP2(
-    on channel: any Channel, after activity: TunnelActivityHandler, mode: NIOHTTP2Handler.ParserMode, stats: TunnelStatsBox, logger: Logger,
-    inbound: @escaping NIOChannelInitializer
-) throws -> NIOHTTP2Handler.StreamMultiplexer {
-    let configuration = TunnelProtocol.http2Configuration(for: mode)
-    let http2 = NIOHTTP2Handler(mode: mode, eventLoop: channel.eventLoop, connectionConfiguration: configuration.connection,
-                                streamConfiguration: configuration.stream, inboundStreamInitializer: inbound)
+/// Must run on the channel's event loop.
+func installGatewayHTTP2(
+    on channel: any Channel, after activity: TunnelActivityHandler, stats: TunnelStatsBox, logger: Logger
+) throws -> GatewayTunnelStreams {
+    let configuration = TunnelProtocol.http2Configuration(for: .client)
     let pipeline = channel.pipeline.syncOperations
     let coalescer = FlushCoalescer()
     try pipeline.addHandler(coalescer, position: .after(activity))
+    let http2 = NIOHTTP2Handler(mode: .client, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream)
     try pipeline.addHandler(http2, position: .after(coalescer))
-    let ping = TunnelPingHandler(liveness: activity.liveness, stats: stats, logger: logger)
-    try pipeline.addHandler(ping, position: .after(http2))
-    let multiplexer = try http2.syncMultiplexer()
+    let clientStreams = TunnelClientStreams(stats: stats)
+    try pipeline.addHandler(clientStreams, position: .after(http2))
+    let multiplexer = HTTP2StreamMultiplexer(
+        mode: .client, channel: channel, targetWindowSize: configuration.stream.targetWindowSize,
+        outboundBufferSizeHighWatermark: configuration.stream.outboundBufferSizeHighWatermark,
+        outboundBufferSizeLowWatermark: configuration.stream.outboundBufferSizeLowWatermark
+    ) { stream in
+        // The agent is the HTTP/2 server: it never opens streams (and TunnelClientStreams lets no
+        // frame of a stream it does not know through). Refuse any.
+        stream.close(promise: nil)
+        return stream.eventLoop.makeSucceededVoidFuture()
+    }
+    try pipeline.addHandler(multiplexer, position: .after(clientStreams))
+    try pipeline.addHandler(TunnelPingHandler(liveness: activity.liveness, stats: stats, logger: logger), position: .after(multiplexer))
     activity.release()
-    return multiplexer
+    return GatewayTunnelStreams(multiplexer: multiplexer.sendableView, clientStreams: NIOLoopBound(clientStreams, eventLoop: channel.eventLoop))
 }
 
 /// The agent's side: the flush coalescer, the HTTP/2 server handler, `ApiserverFastStreams` (the

@@ -93,15 +93,11 @@ public struct TunnelAcceptor: Sendable {
         try await ConnectionTakeover.switchProtocols(channel: channel, head: TunnelHandshake.switchingResponse(for: handshake)) { pipeline in
             try pipeline.add(TunnelActivityHandler(liveness: TunnelLiveness(keepalive: keepalive), holding: true))
         }
-        let multiplexer = try await channel.eventLoop.submit {
+        let streams = try await channel.eventLoop.submit {
             let activity = try channel.pipeline.syncOperations.handler(type: TunnelActivityHandler.self)
-            return try installHTTP2(on: channel, after: activity, mode: .client, stats: stats, logger: sessionLogger) { stream in
-                // The agent is the HTTP/2 server: it never opens streams. Refuse any.
-                stream.close(promise: nil)
-                return stream.eventLoop.makeSucceededVoidFuture()
-            }
+            return try installGatewayHTTP2(on: channel, after: activity, stats: stats, logger: sessionLogger)
         }.get()
-        return TunnelSession(clusterID: handshake.clusterID, params: handshake.params, channel: channel, multiplexer: multiplexer, stats: stats)
+        return TunnelSession(clusterID: handshake.clusterID, params: handshake.params, channel: channel, streams: streams, stats: stats)
     }
 }
 

@@ -36,15 +36,19 @@ public final class TunnelSession: Sendable, Identifiable {
     /// The Params the agent sent (its apiserver address and CA; never a secret).
     public let params: TunnelParams
     let channel: any Channel
-    let multiplexer: NIOHTTP2Handler.StreamMultiplexer
+    /// Streams with a body or an upgrade: a stream channel each.
+    let multiplexer: HTTP2StreamMultiplexer.SendableView
+    /// Bodiless requests, and the numbering of every stream.
+    let clientStreams: NIOLoopBound<TunnelClientStreams>
     let statsBox: TunnelStatsBox
 
-    init(clusterID: String, params: TunnelParams, channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer, stats: TunnelStatsBox) {
+    init(clusterID: String, params: TunnelParams, channel: any Channel, streams: GatewayTunnelStreams, stats: TunnelStatsBox) {
         self.id = UUID()
         self.clusterID = clusterID
         self.params = params
         self.channel = channel
-        self.multiplexer = multiplexer
+        self.multiplexer = streams.multiplexer
+        self.clientStreams = streams.clientStreams
         self.statsBox = stats
     }
 
@@ -126,7 +130,8 @@ public final class TunnelSession: Sendable, Identifiable {
         guard channel.isActive else { throw TunnelError.sessionClosed }
         let promise = channel.eventLoop.makePromise(of: TunnelStream.self)
         let stats = statsBox
-        let channelFuture = multiplexer.createStreamChannel { streamChannel in
+        let channelPromise = channel.eventLoop.makePromise(of: (any Channel).self)
+        multiplexer.createStreamChannel(promise: channelPromise) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
                 let stream = try TunnelStream.install(on: streamChannel, mode: mode, headDecidesMode: false)
                 stats.streamOpened()
@@ -136,7 +141,7 @@ public final class TunnelSession: Sendable, Identifiable {
                 promise.succeed(stream)
             }
         }
-        channelFuture.whenFailure { promise.fail($0) }
+        channelPromise.futureResult.whenFailure { promise.fail($0) }
         do {
             return try await promise.futureResult.get()
         } catch {
