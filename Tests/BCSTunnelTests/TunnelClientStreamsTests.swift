@@ -56,7 +56,7 @@ struct TunnelClientStreamsTests {
         let relay = NIOLoopBound(TunnelAnswerRelay(receiver: recorder), eventLoop: channel.eventLoop)
         let id = try #require(streams.openRelay(headers: Self.get, receiver: relay))
         _ = try Self.written(channel)
-        let stream = TunnelRelayStream(streams: NIOLoopBound(streams, eventLoop: channel.eventLoop), id: id, relay: relay)
+        let stream = TunnelRelayStream(streams: NIOLoopBound(streams, eventLoop: channel.eventLoop), id: NIOLoopBoundBox(id, eventLoop: channel.eventLoop), relay: relay)
 
         try channel.writeInbound(HTTP2Frame(streamID: id, payload: .headers(.init(headers: [":status": "200"]))))
         let chunk = ByteBuffer(repeating: 0x61, count: 64 << 10)

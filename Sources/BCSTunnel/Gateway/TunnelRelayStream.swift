@@ -14,7 +14,8 @@ import NIOHTTP2
 /// credited only as the receiver asks for more (`read()`) after taking what it was given.
 public struct TunnelRelayStream: Sendable {
     let streams: NIOLoopBound<TunnelClientStreams>
-    let id: HTTP2StreamID
+    /// The stream's ID once it opened, on the connection's loop (nil before, or if it could not).
+    let id: NIOLoopBoundBox<HTTP2StreamID?>
     let relay: NIOLoopBound<TunnelAnswerRelay>
 
     /// Asks for more of the answer; call on the receiver's loop.
@@ -22,41 +23,46 @@ public struct TunnelRelayStream: Sendable {
         let bytes = relay.value.takeCredit()
         guard bytes > 0 else { return }
         let (streams, id) = (self.streams, self.id)
-        if streams.eventLoop.inEventLoop {
-            streams.value.credit(id, bytes: bytes)
-        } else {
-            streams.eventLoop.execute { streams.value.credit(id, bytes: bytes) }
-        }
+        onStreamsLoop { if let id = id.value { streams.value.credit(id, bytes: bytes) } }
     }
 
     /// Stops delivering to the receiver and resets the stream; call on the receiver's loop.
     public func abandon() {
         relay.value.receiver = nil
         let (streams, id) = (self.streams, self.id)
-        if streams.eventLoop.inEventLoop {
-            streams.value.reset(id)
-        } else {
-            streams.eventLoop.execute { streams.value.reset(id) }
-        }
+        onStreamsLoop { if let id = id.value { streams.value.reset(id) } }
+    }
+
+    /// Runs `work` on the connection's loop: now if this is it, else after what was sent there before.
+    private func onStreamsLoop(_ work: @escaping @Sendable () -> Void) {
+        if streams.eventLoop.inEventLoop { work() } else { streams.eventLoop.execute(work) }
     }
 }
 
 extension TunnelSession {
-    /// Opens a stream for a bodiless request; the future completes on `receiverLoop` once the
-    /// request headers are on their way (or fails when the session has closed).
+    /// Opens a stream for a bodiless request. The stream is returned at once, on `receiverLoop`;
+    /// it opens on the connection's loop (one hop, when that is another loop), and should the
+    /// session have closed meanwhile, the receiver hears `upstreamClosed()`. Fails at once if the
+    /// session has closed already.
     public func openRelayStream(headers: HPACKHeaders, to receiver: any UpstreamResponseReceiver,
                                 on receiverLoop: any EventLoop) -> EventLoopFuture<TunnelRelayStream> {
         guard channel.isActive else { return receiverLoop.makeFailedFuture(TunnelError.sessionClosed) }
         let relay = NIOLoopBound(TunnelAnswerRelay(receiver: receiver), eventLoop: receiverLoop)
         let streams = clientStreams
-        let open: @Sendable () throws -> TunnelRelayStream = {
-            guard let id = streams.value.openRelay(headers: headers, receiver: relay) else { throw TunnelError.sessionClosed }
-            return TunnelRelayStream(streams: streams, id: id, relay: relay)
+        let id = NIOLoopBoundBox.makeEmptyBox(valueType: HTTP2StreamID.self, eventLoop: streams.eventLoop)
+        let stream = TunnelRelayStream(streams: streams, id: id, relay: relay)
+        let open: @Sendable () -> Void = {
+            id.value = streams.value.openRelay(headers: headers, receiver: relay)
+            if id.value == nil {
+                relay.eventLoop.execute { relay.value.deliver([.closed]) }
+            }
         }
         if streams.eventLoop === receiverLoop {
-            return receiverLoop.makeCompletedFuture { try open() }
+            open()
+        } else {
+            streams.eventLoop.execute(open)
         }
-        return streams.eventLoop.submit(open).hop(to: receiverLoop)
+        return receiverLoop.makeSucceededFuture(stream)
     }
 }
 
