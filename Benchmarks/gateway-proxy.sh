@@ -8,7 +8,8 @@
 # Every row runs ROUNDS times (default 3), the rows in turn, and the table shows medians (this
 # machine's speed drifts within minutes). Then: the gateway's and nginx's added p99 over the
 # upstream at half of the upstream's peak rate (wrk with a per-connection delay), in rounds too;
-# 100 MiB downloads (median of three);
+# 100 MiB downloads (median of three); direct against tunnel mode again with the cores split as
+# between two machines (core 0: the clients and the gateway; core 1: the upstream and the agent);
 # and the gateway's RSS with WATCHES (default 1000) concurrent idle watches through it to a
 # `bcs kube-sim` cluster.
 #
@@ -73,6 +74,7 @@ REGISTER_TOKEN=$ttoken setsid .build/release/bcs kube-agent --bke-address "http:
 for _ in $(seq 1 100); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" >/dev/null && break; sleep 0.2; done
 
 results="$work/results"
+pin=()  # a `taskset` prefix for the clients, in the split-cores rows
 run() { # name url [wrk args] -> appends "name|rps|p50|p99" to $results
   local name=$1 url=$2; shift 2
   echo "==> $name" >&2
@@ -80,7 +82,7 @@ run() { # name url [wrk args] -> appends "name|rps|p50|p99" to $results
   if [ -n "${PERF_OUT:-}" ] && [ "$name" = "bcs gateway (ours)" ] && [ ! -e "$PERF_OUT" ]; then
     perf record -F 499 -g -o "$PERF_OUT" -p "$gwpid" -- sleep $((seconds - 1)) >/dev/null 2>&1 &
   fi
-  wrk -t1 -c"$conns" -d"${seconds}s" --latency "$@" "$url" > "$work/wrk.txt"
+  "${pin[@]}" wrk -t1 -c"$conns" -d"${seconds}s" --latency "$@" "$url" > "$work/wrk.txt"
   # A rate of error pages is not a result: stop and show what answered.
   if grep -q "Non-2xx" "$work/wrk.txt" || ! grep -q "Requests/sec" "$work/wrk.txt"; then
     cat "$work/wrk.txt" >&2; curl -sk -H "Authorization: Bearer $admin" "$url" | head -c 300 >&2; echo >&2
@@ -93,21 +95,28 @@ run() { # name url [wrk args] -> appends "name|rps|p50|p99" to $results
 }
 apid=$(pgrep -f "bcs kube-agent --bke-address http://127.0.0.1:$gw" | head -1)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# CPU per process while the gateway's rows run (100% = one core): the tunnel row has two proxies in series.
-gw_ticks=0; gw_secs=0; tgw_ticks=0; tag_ticks=0; t_secs=0
+# Busy time of all cores (user, nice, system, irq, softirq, steal), in the same ticks.
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+requests() { awk '/requests in/ {print $1}' "$work/wrk.txt"; }
+# CPU per process while the gateway's rows run (100% = one core): the tunnel row has two proxies in
+# series. And the whole machine's CPU per request in each mode: wrk, the upstream and the proxies
+# share two cores, so the tunnel's rate is bounded by how much more CPU its requests take here.
+gw_ticks=0; gw_secs=0; gw_busy=0; gw_reqs=0; tgw_ticks=0; tag_ticks=0; t_secs=0; t_busy=0; t_reqs=0
 gateway_row() {
-  local g0 t0 g1 t1
-  g0=$(ticks "$gwpid"); t0=$(date +%s.%N)
+  local g0 b0 t0 g1 b1 t1
+  g0=$(ticks "$gwpid"); b0=$(busy); t0=$(date +%s.%N)
   run "bcs gateway (ours)" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
-  g1=$(ticks "$gwpid"); t1=$(date +%s.%N)
-  gw_ticks=$((gw_ticks + g1 - g0)); gw_secs=$(python3 -c "print($gw_secs + $t1 - $t0)")
+  g1=$(ticks "$gwpid"); b1=$(busy); t1=$(date +%s.%N)
+  gw_ticks=$((gw_ticks + g1 - g0)); gw_busy=$((gw_busy + b1 - b0)); gw_reqs=$((gw_reqs + $(requests)))
+  gw_secs=$(python3 -c "print($gw_secs + $t1 - $t0)")
 }
 tunnel_row() {
-  local g0 a0 t0 g1 a1 t1
-  g0=$(ticks "$gwpid"); a0=$(ticks "$apid"); t0=$(date +%s.%N)
+  local g0 a0 b0 t0 g1 a1 b1 t1
+  g0=$(ticks "$gwpid"); a0=$(ticks "$apid"); b0=$(busy); t0=$(date +%s.%N)
   run "bcs gateway, tunnel mode" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" -H "Authorization: Bearer $admin"
-  g1=$(ticks "$gwpid"); a1=$(ticks "$apid"); t1=$(date +%s.%N)
-  tgw_ticks=$((tgw_ticks + g1 - g0)); tag_ticks=$((tag_ticks + a1 - a0)); t_secs=$(python3 -c "print($t_secs + $t1 - $t0)")
+  g1=$(ticks "$gwpid"); a1=$(ticks "$apid"); b1=$(busy); t1=$(date +%s.%N)
+  tgw_ticks=$((tgw_ticks + g1 - g0)); tag_ticks=$((tag_ticks + a1 - a0)); t_busy=$((t_busy + b1 - b0)); t_reqs=$((t_reqs + $(requests)))
+  t_secs=$(python3 -c "print($t_secs + $t1 - $t0)")
 }
 
 # This machine's speed drifts by 15-30% within minutes, so one run of each row would compare
@@ -142,7 +151,7 @@ echo "==> 100 MiB download" >&2
 big=/api/v1/namespaces/default/configmaps/big
 big_get() { # url -> seconds; fails unless all 100 MiB arrived with a 200
   local out
-  out=$(curl -s -o /dev/null --cacert "$work/cert.pem" -H "Authorization: Bearer $admin" -w '%{time_total} %{size_download} %{http_code}' "$1")
+  out=$("${pin[@]}" curl -s -o /dev/null --cacert "$work/cert.pem" -H "Authorization: Bearer $admin" -w '%{time_total} %{size_download} %{http_code}' "$1")
   read -r secs size code <<< "$out"
   [ "$code" = 200 ] && [ "$size" = $((100 << 20)) ] || { echo "100 MiB GET $1: status $code, $size bytes" >&2; exit 1; }
   echo "$secs"
@@ -157,6 +166,31 @@ for _ in 1 2 3; do  # alternating, median of three each
 done
 hwm_big=$(awk '/VmHWM/ {print $2}' "/proc/$gwpid/status")
 direct_s=$(median3 "${d[@]}"); gw_s=$(median3 "${g[@]}"); tunnel_s=$(median3 "${t[@]}")
+
+# Two machines in one. A tunnel exists because its cluster is elsewhere: deployed, the agent runs
+# beside its apiserver, not beside the gateway, and above all not on the gateway's cores. So the
+# same rows once more, pinned that way — core 0: the clients (wrk, curl) and the gateway, the control
+# plane; core 1: the upstream and the agent, the cluster — direct mode against tunnel mode in
+# alternating rounds, then 100 MiB downloads the same way.
+echo "==> split cores: core 0 the clients and the gateway, core 1 the upstream and the agent" >&2
+upstream_pids=$(cat "$work/nginx.pid"; pgrep -P "$(cat "$work/nginx.pid")")
+all_cores=0-$(( $(nproc) - 1 ))
+place() { for p in "${@:2}"; do taskset -a -p -c "$1" "$p" >/dev/null; done; }
+place 0 "$gwpid"; place 1 "$apid" $upstream_pids
+pin=(taskset -c 0)
+for round in $(seq 1 "$rounds"); do
+  echo "==> split-cores round $round of $rounds" >&2
+  run "split: gateway, direct" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
+  run "split: gateway, tunnel" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" -H "Authorization: Bearer $admin"
+done
+sg=(); st=()
+for _ in 1 2 3; do
+  sg+=("$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$big")")
+  st+=("$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$big")")
+done
+split_gw_s=$(median3 "${sg[@]}"); split_tunnel_s=$(median3 "${st[@]}")
+pin=()
+place "$all_cores" "$gwpid" "$apid" $upstream_pids
 
 # Idle watches: kube-sim as a second cluster, WATCHES concurrent watches held open through the gateway.
 echo "==> $watches idle watches through the gateway" >&2
@@ -211,6 +245,8 @@ print("per-round ratios, median (each round): " + "; ".join([
     say("gateway / nginx", ratios("bcs gateway (ours)", "nginx proxy_pass")),
     say("gateway / kubectl proxy", ratios("bcs gateway (ours)", "kubectl proxy")),
     say("tunnel / direct gateway", ratios("bcs gateway, tunnel mode", "bcs gateway (ours)"))]))
+print("split cores (core 0: wrk and the gateway; core 1: the upstream and the agent), per-round median: "
+      + say("tunnel / direct gateway", ratios("split: gateway, tunnel", "split: gateway, direct")))
 u, n, g = rows["upstream at half peak"], rows["nginx at half peak"], rows["gateway at half peak"]
 added = lambda xs, i: med([x[i] - y[i] for x, y in zip(xs, u)])
 print(f"at half the upstream's peak (median per round): gateway added p50 {added(g, 1):.2f} ms, p99 {added(g, 2):.2f} ms; "
@@ -218,5 +254,8 @@ print(f"at half the upstream's peak (median per round): gateway added p50 {added
 PY
 cpu() { python3 -c "print(f'{$1 / $(getconf CLK_TCK) / $2 * 100:.0f}%')"; }
 echo "CPU (100% = one core) during the direct-mode rows: gateway $(cpu $gw_ticks $gw_secs); during the tunnel rows: gateway $(cpu $tgw_ticks $t_secs), agent $(cpu $tag_ticks $t_secs)"
+us() { python3 -c "print(f'{$1 * 1e6 / $(getconf CLK_TCK) / $2:.1f}')"; }
+echo "CPU per request (us) in those rows: direct mode $(us $gw_busy $gw_reqs) for the whole machine (gateway $(us $gw_ticks $gw_reqs)); tunnel mode $(us $t_busy $t_reqs) for the whole machine (gateway $(us $tgw_ticks $t_reqs), agent $(us $tag_ticks $t_reqs)). With all of it on these two cores, tunnel / direct can reach at most $(python3 -c "print(f'{$gw_busy / $gw_reqs / ($t_busy / $t_reqs):.2f}')"); with the agent on a machine of its own (as deployed), the gateway's share bounds it at $(python3 -c "print(f'{$gw_ticks / $gw_reqs / ($tgw_ticks / $t_reqs):.2f}')")"
 echo "100 MiB GET (median of 3, alternating): upstream directly ${direct_s} s, through the gateway ${gw_s} s, through the agent tunnel ${tunnel_s} s (tunnel speed / gateway speed = $(python3 -c "print(f'{$gw_s / $tunnel_s:.2f}')")); gateway RSS before ${rss_before_big} KiB, peak so far ${hwm_big} KiB"
+echo "100 MiB GET on split cores (median of 3, alternating): through the gateway ${split_gw_s} s, through the agent tunnel ${split_tunnel_s} s (tunnel speed / gateway speed = $(python3 -c "print(f'{$split_gw_s / $split_tunnel_s:.2f}')"))"
 echo "idle watches through the gateway: $watch_result; gateway RSS ${rss_before} KiB -> ${rss_during} KiB = $(awk -v a="$rss_before" -v b="$rss_during" -v n="$watches" 'BEGIN { printf "%.1f", (b - a) / n }') KiB per watch"
