@@ -224,6 +224,50 @@ struct TunnelIntegrationTests {
         await fixture.stop()
     }
 
+    /// The gateway's fast path reads a tunnelled answer through a relay stream, which the agent
+    /// may send only as far as its window: a client that stops reading stalls that stream alone,
+    /// while requests on stream channels (numbered on the wire among the relay streams) go on.
+    @Test func anUnreadRelayStreamStopsAtItsWindowAndOthersGoOn() async throws {
+        let fixture = try await F.start()
+        let session = try await fixture.session()
+        let big = String(repeating: "y", count: 2_500_000)
+        let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":"\#(big)"}}"#
+        let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
+                                             body: OneBuffer(buffer: ByteBuffer(string: body)))
+        #expect(created.head.status == .created)
+        _ = try await text(created)
+
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let progress = RelayProgress()
+        let reader = try await loop.submit { NIOLoopBound(RelayReader(progress: progress), eventLoop: loop) }.get()
+        let headers = TunnelHeaders.requestBlock(F.request(.get, "/api/v1/namespaces/default/configmaps/big"), upgrade: nil)
+        try await loop.flatSubmit {
+            session.openRelayStream(headers: headers, to: reader.value, on: loop).map { reader.value.stream = $0 }
+        }.get()
+        try await eventually(within: .seconds(5)) { progress.value.bytes > 0 }  // the answer began
+        try await Task.sleep(for: .milliseconds(300))
+        let paused = progress.value.bytes
+        #expect(paused <= TunnelProtocol.streamWindow, "the agent sent \(paused) bytes beyond its window")
+        #expect(!progress.value.ended)
+
+        // Beside it, on stream channels: bodies and GETs answered at once.
+        for _ in 0..<5 {
+            let version = try await session.send(F.request(.get, "/version"))
+            #expect(try await text(version).contains("gitVersion"))
+        }
+        let echoed = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
+                                            body: OneBuffer(buffer: ByteBuffer(string: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"beside"}}"#)))
+        #expect(echoed.head.status == .created)
+        _ = try await text(echoed)
+        #expect(progress.value.bytes == paused, "the unread stream got more without asking")
+
+        // Reading again reopens the window: every byte arrives.
+        loop.execute { reader.value.resume() }
+        try await eventually(within: .seconds(5)) { progress.value.ended }  // after the reader came back
+        #expect(progress.value.bytes > 2_500_000 && !progress.value.closed)
+        await fixture.stop()
+    }
+
     @Test func aClosedConnectionIsNoticedAndTheAgentReconnects() async throws {
         let fixture = try await F.start()
         let first = try await fixture.session()
@@ -322,4 +366,40 @@ private func socketsTowards(port: Int) -> Int {
         let columns = line.split(separator: " ")
         return columns.count > 3 && (columns[1] == end || columns[2] == end) && columns[3] != "0A"
     }.count
+}
+
+/// What a relay stream's receiver got so far, for the test to look at from any thread.
+final class RelayProgress: Sendable {
+    struct Value: Sendable {
+        var bytes = 0
+        var ended = false
+        var closed = false
+    }
+
+    private let state = Mutex(Value())
+    var value: Value { state.withLock { $0 } }
+    func update(_ change: (inout Value) -> Void) { state.withLock { change(&$0) } }
+}
+
+/// A receiver that takes what arrives but asks for more only after `resume()`, as a client
+/// connection that stopped reading would; used on its event loop only.
+final class RelayReader: UpstreamResponseReceiver {
+    let progress: RelayProgress
+    var stream: TunnelRelayStream?
+    private var reading = false
+
+    init(progress: RelayProgress) {
+        self.progress = progress
+    }
+
+    func resume() {
+        reading = true
+        stream?.read()
+    }
+
+    func upstreamHead(_ head: HTTPResponseHead) {}
+    func upstreamBody(_ body: ByteBuffer) { progress.update { $0.bytes += body.readableBytes } }
+    func upstreamEnd() { progress.update { $0.ended = true } }
+    func upstreamReadComplete() { if reading { stream?.read() } }
+    func upstreamClosed() { progress.update { $0.closed = true } }
 }
