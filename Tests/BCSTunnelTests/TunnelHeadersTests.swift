@@ -1,5 +1,8 @@
+import BCSKube
 import HTTPTypes
+import NIOCore
 import NIOHPACK
+import NIOHTTP1
 import Testing
 
 @testable import BCSTunnel
@@ -48,5 +51,24 @@ import Testing
                                                                         ("x-kept", "2"), ("Keep-Alive", "timeout=5")])
         #expect(listed.first(name: "x-hop") == nil && listed.first(name: "keep-alive") == nil && listed.first(name: "connection") == nil)
         #expect(listed.first(name: "x-kept") == "2" && listed.count == 2)
+    }
+
+    /// The agent makes the block straight from the parsed answer; it must equal the one made from fields.
+    @Test func aParsedAnswerGivesTheSameBlockAsItsFields() throws {
+        let wire = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+            + "Warning: 299 - \"deprecated\"\r\nbcs-tunnel-status: 101\r\nTransfer-Encoding: chunked\r\nAudit-ID: abc\r\n\r\n"
+        var buffer = ByteBuffer(string: wire)
+        var framer = HTTP1ResponseFramer()
+        framer.expectAnswer(mode: .payload)
+        var parsed: HTTP1ResponseHead?
+        try framer.parse(&buffer) { event in
+            if case .head(let head) = event { parsed = head }
+        }
+        let answer = try #require(parsed)
+        let fromFields = TunnelHeaders.responseBlock(status: 201, fields: answer.nioHead.headers.map { ($0.name, $0.value) })
+        let direct = TunnelHeaders.responseBlock(answer)
+        #expect(Array(direct.map { "\($0.name): \($0.value)" }) == Array(fromFields.map { "\($0.name): \($0.value)" }))
+        #expect(direct.first(name: ":status") == "201" && direct.first(name: "audit-id") == "abc")
+        #expect(direct.first(name: "x-hop") == nil && direct.first(name: "bcs-tunnel-status") == nil && direct.first(name: "transfer-encoding") == nil)
     }
 }

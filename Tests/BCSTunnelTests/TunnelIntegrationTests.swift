@@ -325,6 +325,52 @@ struct TunnelIntegrationTests {
         await fixture.stop()
     }
 
+    /// An apiserver that takes requests and never answers: the agent answers a 504 `Status`
+    /// itself once its response timeout has passed, on both of its paths (a bodiless request served
+    /// from the frames, and a request with a body through the async forwarder).
+    @Test func aSilentApiserverGets504FromTheAgent() async throws {
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { $0.eventLoop.makeSucceededVoidFuture() }  // reads, never answers
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(silent.localAddress?.port)
+        let gateway = try await TestGateway.start()
+        // kube-sim's in-cluster files give the agent a CA and a token to report; its apiserver is the silent one.
+        let sim = try await SimProcess()
+        var kube = try KubeConnection.load(kubeconfig: nil, environment: try sim.podEnvironment())
+        kube.server = "http://127.0.0.1:\(port)"
+        var configuration = TunnelAgentConfiguration(
+            gateway: try GatewayAddress(parsing: "http://127.0.0.1:\(gateway.port)"), trust: GatewayTrust(), clusterID: F.clusterID,
+            registerToken: F.registerToken, kube: kube)
+        configuration.apiserverResponseTimeout = .seconds(1)
+        var logger = Logger(label: "test.tunnel")
+        logger.logLevel = .critical
+        let agent = TunnelAgent(configuration: configuration, logger: logger)
+        let agentTask = Task { try await agent.run() }
+        var found: TunnelSession?
+        try await eventually(within: .seconds(10)) {
+            found = gateway.pool.session(for: F.clusterID)
+            return found != nil
+        }
+        let session = try #require(found, "\(agent.lastError ?? "no error")")
+
+        let started = ContinuousClock.now
+        let get = try await session.send(F.request(.get, "/api/v1/namespaces"))
+        let getBody = try await text(get)
+        #expect(get.head.status.code == 504 && getBody.contains(#""kind":"Status""#) && getBody.contains("did not answer"), "\(get.head.status) \(getBody)")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let post = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
+                                          body: OneBuffer(buffer: ByteBuffer(string: "{}")))
+        let postBody = try await text(post)
+        #expect(post.head.status.code == 504 && postBody.contains("did not answer"), "\(post.head.status) \(postBody)")
+
+        agentTask.cancel()
+        gateway.pool.closeAll()
+        _ = await agentTask.result
+        await gateway.stop()
+        sim.stop()
+        try await silent.close()
+    }
+
     @Test func aWrongRegisterTokenIsRefusedAndBadHandshakesAre400() async throws {
         let fixture = try await F.start(registerToken: "wrong-token")
         try await eventually(within: .seconds(10)) { fixture.agent.lastError?.contains("register token") == true }

@@ -6,6 +6,9 @@ public protocol UpstreamResponseReceiver: AnyObject {
     func upstreamHead(_ head: HTTPResponseHead)
     /// The head of an answer asked for as wire bytes (`UpstreamConnection.send(wireHead:to:)`).
     func upstreamWireHead(_ head: HTTP1ResponseHead)
+    /// The head of an answer asked for as payload, as parsed: for a receiver that re-encodes it
+    /// anyway (into HTTP/2) and need not have it as NIO's head type first (the default).
+    func upstreamPayloadHead(_ head: HTTP1ResponseHead)
     /// Part of the body: its payload, or for an answer asked for as wire bytes, the bytes as they
     /// arrived (chunk framing included).
     func upstreamBody(_ body: ByteBuffer)
@@ -18,6 +21,7 @@ public protocol UpstreamResponseReceiver: AnyObject {
 
 extension UpstreamResponseReceiver {
     public func upstreamWireHead(_ head: HTTP1ResponseHead) { upstreamHead(head.nioHead) }
+    public func upstreamPayloadHead(_ head: HTTP1ResponseHead) { upstreamHead(head.nioHead) }
 }
 
 /// The last handler of a pooled apiserver connection: writes each request's head and hands its
@@ -111,7 +115,7 @@ public final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChan
                 guard self.generation == generation, let receiver = self.receiver else { return }
                 switch event {
                 case .head(let head):
-                    if self.mode == .wire { receiver.upstreamWireHead(head) } else { receiver.upstreamHead(head.nioHead) }
+                    if self.mode == .wire { receiver.upstreamWireHead(head) } else { receiver.upstreamPayloadHead(head) }
                 case .body(let body):
                     receiver.upstreamBody(body)
                 case .end:

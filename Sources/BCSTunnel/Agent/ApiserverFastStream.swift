@@ -14,8 +14,6 @@ import NIOHTTP2
 /// more than `highWatermark` bytes are unsent the apiserver is not read, so a paused `logs -f`
 /// reader stalls its own apiserver connection, nothing else.
 final class ApiserverFastStream: UpstreamResponseReceiver {
-    /// The apiserver must begin its answer within this time (the async forwarder's limit too).
-    static let responseTimeout: TimeAmount = .seconds(120)
     static let highWatermark = 256 * 1024
     static let lowWatermark = 64 * 1024
 
@@ -30,7 +28,8 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
     private var unsent = 0
     private var waitingForWindow = false
     private var done = false
-    private var timeout: Scheduled<Void>?
+    /// When the apiserver's answer must have begun; `ApiserverFastStreams` looks once a second.
+    private(set) var deadline = NIODeadline.distantFuture
 
     init(id: HTTP2StreamID, streams: ApiserverFastStreams) {
         self.id = id
@@ -55,9 +54,7 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
         for (name, value) in received.fields { head.headers.add(name: name, value: value) }
         if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request = head
-        timeout = eventLoop.assumeIsolated().scheduleTask(in: Self.responseTimeout) { [weak self] in
-            self?.timedOut()
-        }
+        deadline = .now() + route.responseTimeout
         if let pooled = route.connections.pool(on: eventLoop).take(generation: 0) {
             send(on: pooled, reused: true)
         } else {
@@ -108,7 +105,6 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
     /// which must not be taken for the gateway leaving. (`ApiserverFastStreams` lists it until then.)
     private func finish() {
         done = true
-        timeout?.cancel()
     }
 
     private func unreachable(_ why: String) {
@@ -117,14 +113,15 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
         respondError(status: 502, message: "the agent cannot reach its apiserver \(route.server): \(why)")
     }
 
-    private func timedOut() {
-        guard !done, !answered else { return }
+    /// Answers 504 if the apiserver has not begun its answer by the deadline.
+    func checkDeadline(now: NIODeadline) {
+        guard !done, !answered, now >= deadline else { return }
         if let connection {
             connection.exchange.abandon()
             connection.channel.close(promise: nil)
             self.connection = nil
         }
-        respondError(status: 504, message: "the apiserver \(route.server) did not answer within \(Self.responseTimeout.nanoseconds / 1_000_000_000) s")
+        respondError(status: 504, message: "the apiserver \(route.server) did not answer within \(route.responseTimeout.nanoseconds / 1_000_000_000) s")
     }
 
     /// A Kubernetes `Status` answer from the agent itself; ends the stream.
@@ -140,9 +137,15 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
 
     // MARK: UpstreamResponseReceiver
 
+    func upstreamPayloadHead(_ head: HTTP1ResponseHead) {
+        guard !done else { return }
+        answered = true
+        keepAlive = head.keepAlive
+        streams.write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: TunnelHeaders.responseBlock(head)))))
+    }
+
     func upstreamHead(_ head: HTTPResponseHead) {
         guard !done else { return }
-        timeout?.cancel()
         answered = true
         keepAlive = head.isKeepAlive
         let block = TunnelHeaders.responseBlock(status: Int(head.status.code), fields: head.headers.map { ($0.name, $0.value) })

@@ -25,6 +25,9 @@ final class ApiserverFastStreams: ChannelDuplexHandler, RemovableChannelHandler 
     private var streams: [HTTP2StreamID: ApiserverFastStream] = [:]
     /// Stream IDs the gateway opens only grow: a HEADERS frame above this one opens a stream.
     private var lastStream = HTTP2StreamID.rootStream
+    /// Looks for answers overdue (`ApiserverRoute.responseTimeout`) once a second while
+    /// streams are open: cheaper than a timer set and cancelled around every request.
+    private var deadlineCheck: RepeatedTask?
 
     init(route: ApiserverRoute, stats: TunnelStatsBox) {
         self.route = route
@@ -32,7 +35,26 @@ final class ApiserverFastStreams: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
+    }
+
+    private func armDeadlineCheck(context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        deadlineCheck = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { task in
+            let streams = bound.value
+            guard !streams.streams.isEmpty else {
+                task.cancel()
+                streams.deadlineCheck = nil
+                return
+            }
+            let now = NIODeadline.now()
+            for stream in Array(streams.streams.values) { stream.checkDeadline(now: now) }
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
@@ -47,6 +69,7 @@ final class ApiserverFastStreams: ChannelDuplexHandler, RemovableChannelHandler 
                 let stream = ApiserverFastStream(id: frame.streamID, streams: self)
                 streams[frame.streamID] = stream
                 stats.streamOpened()
+                if deadlineCheck == nil { armDeadlineCheck(context: context) }
                 stream.forward(received, on: context.eventLoop)
                 return
             }
@@ -86,6 +109,8 @@ final class ApiserverFastStreams: ChannelDuplexHandler, RemovableChannelHandler 
             stats.streamClosed()
         }
         streams.removeAll()
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
         context.fireChannelInactive()
     }
 

@@ -26,7 +26,7 @@ final class ApiserverForwarder: Sendable {
     let route: ApiserverRoute
     private let connections = UpstreamConnectionPools()
 
-    init(kube: KubeConnection, tokenPeriod: Duration, logger: Logger) throws {
+    init(kube: KubeConnection, tokenPeriod: Duration, responseTimeout: Duration = .seconds(120), logger: Logger) throws {
         self.kube = kube
         self.client = try kube.makeHTTPClient(maximumConnections: 64, failRefusedAtOnce: true)
         self.sslContext = try NIOSSLContext(configuration: kube.tlsConfiguration())
@@ -41,7 +41,8 @@ final class ApiserverForwarder: Sendable {
         var prefix = url.path
         while prefix.hasSuffix("/") { prefix.removeLast() }
         self.route = ApiserverRoute(host: host, port: port, authority: authority, pathPrefix: prefix, tls: secure ? sslContext : nil,
-                                    tokens: tokens, connections: connections, logger: logger, server: kube.server)
+                                    tokens: tokens, connections: connections, logger: logger, server: kube.server,
+                                    responseTimeout: .nanoseconds(Int64(responseTimeout / .nanoseconds(1))))
     }
 
     func shutdown() async {
@@ -91,7 +92,10 @@ final class ApiserverForwarder: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(outgoing, timeout: .seconds(120))
+            response = try await client.execute(outgoing, timeout: route.responseTimeout)
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            try? await respondError(stream, status: 504, message: "the apiserver \(kube.server) did not answer within \(route.responseTimeout.nanoseconds / 1_000_000_000) s")
+            return
         } catch {
             logger.warning("agent: apiserver request failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
             try? await respondError(stream, status: 502, message: "the agent cannot reach its apiserver \(kube.server): \(error)")

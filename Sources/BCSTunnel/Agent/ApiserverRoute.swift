@@ -1,5 +1,6 @@
 import BCSKube
 import Logging
+import NIOCore
 import NIOSSL
 
 /// Where the agent's streams go: its one apiserver, with the pieces a stream needs.
@@ -16,4 +17,6 @@ struct ApiserverRoute: Sendable {
     let logger: Logger
     /// The apiserver's address as configured, for error messages.
     let server: String
+    /// How long the apiserver may take to begin an answer (then the agent answers 504).
+    let responseTimeout: TimeAmount
 }

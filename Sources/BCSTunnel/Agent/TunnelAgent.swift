@@ -23,6 +23,8 @@ public struct TunnelAgentConfiguration: Sendable {
     /// How long the service-account token is cached before its file is read again.
     public var tokenPeriod: Duration
     public var module: String
+    /// How long the apiserver may take to begin an answer before the agent answers 504 itself.
+    public var apiserverResponseTimeout: Duration = .seconds(120)
 
     public init(gateway: GatewayAddress, trust: GatewayTrust, clusterID: String, registerToken: String, kube: KubeConnection,
                 keepalive: TunnelKeepalive = .standard, backoff: Backoff = Backoff(initial: .seconds(1), maximum: .seconds(30), jitter: 0.5),
@@ -86,7 +88,8 @@ public final class TunnelAgent: Sendable {
 
     /// Keeps a session up until the task is cancelled.
     public func run() async throws {
-        let forwarder = try ApiserverForwarder(kube: configuration.kube, tokenPeriod: configuration.tokenPeriod, logger: logger)
+        let forwarder = try ApiserverForwarder(kube: configuration.kube, tokenPeriod: configuration.tokenPeriod,
+                                                responseTimeout: configuration.apiserverResponseTimeout, logger: logger)
         let tls: NIOSSLContext? = configuration.gateway.useTLS ? try NIOSSLContext(configuration: configuration.trust.tlsConfiguration()) : nil
         var failures = 0
         while !Task.isCancelled {

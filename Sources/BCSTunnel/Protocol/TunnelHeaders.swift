@@ -1,3 +1,4 @@
+import BCSKube
 import Foundation
 import HTTPTypes
 import NIOHPACK
@@ -102,6 +103,22 @@ public enum TunnelHeaders {
             block.add(name: lower, value: value)
         }
         for (name, value) in extra { block.add(name: name, value: value) }
+        return block
+    }
+
+    /// `responseBlock(status:fields:)` of an apiserver's answer as `HTTP1ResponseFramer` parsed it,
+    /// without making NIO's head type of it first (the agent does this for every answer).
+    public static func responseBlock(_ answer: HTTP1ResponseHead) -> HPACKHeaders {
+        let head = answer.head
+        var block = HPACKHeaders()
+        block.reserveCapacity(head.fields.count + 1)
+        block.add(name: ":status", value: String(answer.status))
+        let dropped = connectionTokens(values: head.fields.lazy.filter { head.equalsIgnoringCase($0.name, "connection") }.map { head.string($0.value) })
+        for field in head.fields {
+            let lower = asciiLowercased(head.string(field.name))
+            guard passes(lower, connectionTokens: dropped), !lower.hasPrefix("bcs-tunnel-") else { continue }
+            block.add(name: lower, value: head.string(field.value))
+        }
         return block
     }
 
