@@ -63,6 +63,32 @@ import Testing
         #expect(try await loop.submit { pools.pool(on: loop).take(generation: 0) == nil }.get())
     }
 
+    /// A method, target or field with a control byte could end the head early and smuggle a second
+    /// request: such a head is not sent, its connection closes, and the receiver hears so at once
+    /// (on a connection just dialled, too, which closes before it was ever active).
+    @Test func aHeadWithAControlByteIsNotSent() async throws {
+        let server = try await CountingServer.start()
+        defer { server.stop() }
+        let pools = UpstreamConnectionPools()
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let heads = [("GET", "/x", "ok"), ("GET /admin HTTP/1.1\r\nX:", "/x", "ok"), ("GET", "/x HTTP/1.1\r\nX: y", "ok"), ("GET", "/x", "a\r\n\r\nGET /admin HTTP/1.1")]
+        var outcomes: [String] = []
+        for (method, target, value) in heads {
+            let done = loop.makePromise(of: Int.self)
+            try await loop.flatSubmit { () -> EventLoopFuture<Void> in
+                let pool = pools.pool(on: loop)
+                return pool.connect(host: "127.0.0.1", port: server.port, tls: nil).assumeIsolated().flatMapThrowing { channel in
+                    let connection = try pool.adopt(channel, generation: 0)
+                    connection.send(method: method, target: target, fields: [(name: "Host", value: "test"), (name: "X-Test", value: value)],
+                                    to: Receiver(done: done) {})
+                }.nonisolated()
+            }.get()
+            outcomes.append((try? await done.futureResult.get()).map(String.init) ?? "closed")
+        }
+        #expect(outcomes == ["200", "closed", "closed", "closed"])
+        #expect(server.requests == 1, "the server saw only the well-formed request")
+    }
+
     /// One GET on a pooled connection (or a new one when `dial`), put back when it ends; the status.
     private func exchange(_ pools: UpstreamConnectionPools, _ loop: any EventLoop, port: Int, dial: Bool) async throws -> Int {
         let done = loop.makePromise(of: Int.self)

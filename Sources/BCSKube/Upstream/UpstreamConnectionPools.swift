@@ -171,10 +171,20 @@ public final class UpstreamConnection {
     /// A target or field with a control byte (CR, LF, NUL…) could end the head early and smuggle
     /// a second request: such a request is not sent, and the connection closes (`upstreamClosed`).
     public func send(_ head: HTTPRequestHead, to receiver: any UpstreamResponseReceiver) {
+        send(method: head.method.rawValue, target: head.uri, fields: head.headers, to: receiver)
+    }
+
+    /// `send(_:to:)` for a head given as its parts, when the caller has no NIO head at hand (the
+    /// agent, whose requests arrive as HTTP/2 header blocks).
+    public func send<Fields: Sequence>(method: String, target: String, fields: Fields, to receiver: any UpstreamResponseReceiver)
+    where Fields.Element == (name: String, value: String) {
         var bytes = channel.allocator.buffer(capacity: 256)
-        var safe = Self.isFieldText(head.uri, allowSpace: false)
-        bytes.writeString("\(head.method.rawValue) \(head.uri) HTTP/1.1\r\n")
-        for (name, value) in head.headers {
+        var safe = !method.isEmpty && Self.isFieldText(method, allowSpace: false) && Self.isFieldText(target, allowSpace: false)
+        bytes.writeString(method)
+        bytes.writeStaticString(" ")
+        bytes.writeString(target)
+        bytes.writeStaticString(" HTTP/1.1\r\n")
+        for (name, value) in fields {
             safe = safe && !name.isEmpty && Self.isFieldText(name, allowSpace: false) && Self.isFieldText(value, allowSpace: true)
             bytes.writeString(name)
             bytes.writeStaticString(": ")
@@ -186,7 +196,7 @@ public final class UpstreamConnection {
             exchange.refuse(receiver)
             return
         }
-        exchange.begin(receiver, head: bytes, mode: .payload, toHEAD: head.method == .HEAD)
+        exchange.begin(receiver, head: bytes, mode: .payload, toHEAD: method == "HEAD")
     }
 
     /// No control bytes (a tab only where spaces are allowed), no DEL.

@@ -67,12 +67,15 @@ public final class UpstreamExchangeHandler: ChannelInboundHandler, RemovableChan
         context.read()
     }
 
-    /// A request that cannot be sent: the connection closes, and `receiver` hears of it as of any close.
+    /// A request that cannot be sent: the connection closes, and `receiver` hears it closed, now.
+    /// Not from `channelInactive`: a connection closed in its connect callback, before it became
+    /// active, never fires it (a refused head on a new connection waited for its deadline).
     func refuse(_ receiver: any UpstreamResponseReceiver) {
-        self.receiver = receiver
+        self.receiver = nil
         generation &+= 1
         framer.reset()
         context?.close(promise: nil)
+        receiver.upstreamClosed()
     }
 
     /// The exchange ended: wait in the pool; `onIdleClose` runs if the connection closes meanwhile.

@@ -19,7 +19,14 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
 
     let id: HTTP2StreamID
     private unowned let streams: ApiserverFastStreams
-    private var request: HTTPRequestHead?
+    /// The request as it goes to the apiserver, kept for one retry on a new connection.
+    private struct OutgoingRequest {
+        let method: String
+        let target: String
+        let fields: [(name: String, value: String)]
+    }
+
+    private var request: OutgoingRequest?
     private var connection: UpstreamConnection?
     private var reused = false
     private var retried = false
@@ -48,12 +55,12 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
             respondError(status: 503, message: "the agent cannot read its service-account token: \(error)")
             return
         }
-        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: received.method), uri: route.pathPrefix + received.path)
-        head.headers.reserveCapacity(received.fields.count + 2)
-        head.headers.add(name: "Host", value: route.authority)
-        for (name, value) in received.fields { head.headers.add(name: name, value: value) }
-        if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request = head
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(received.fields.count + 2)
+        fields.append(("Host", route.authority))
+        fields.append(contentsOf: received.fields)
+        if let token { fields.append(("Authorization", "Bearer " + token)) }
+        request = OutgoingRequest(method: received.method, target: route.pathPrefix + received.path, fields: fields)
         deadline = .now() + route.responseTimeout
         if let pooled = route.connections.pool(on: eventLoop).take(generation: 0) {
             send(on: pooled, reused: true)
@@ -87,7 +94,7 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
         guard let request else { return }
         self.connection = connection
         self.reused = reused
-        connection.send(request, to: self)
+        connection.send(method: request.method, target: request.target, fields: request.fields, to: self)
     }
 
     /// The gateway reset the stream (its client left a watch) or the session ended.
@@ -109,7 +116,7 @@ final class ApiserverFastStream: UpstreamResponseReceiver {
 
     private func unreachable(_ why: String) {
         guard !done, !answered else { return }
-        route.logger.warning("agent: apiserver request failed", metadata: ["path": "\(request?.uri ?? "")", "error": "\(why)"])
+        route.logger.warning("agent: apiserver request failed", metadata: ["path": "\(request?.target ?? "")", "error": "\(why)"])
         respondError(status: 502, message: "the agent cannot reach its apiserver \(route.server): \(why)")
     }
 
