@@ -12,6 +12,10 @@ import Synchronization
 /// entry), so one in steady use never expires under its callers: when it did, every connection of a
 /// busy client missed it in the same instant and went to the ordinary path and MongoDB together,
 /// which showed as a latency spike every 2 s.
+///
+/// Callers that miss the same entry together share one lookup. After a pause longer than the time
+/// to live, a client's next burst (every connection of a busy controller at once) missed together,
+/// and each asked MongoDB on its own: 28 connections waited 40–50 ms for their queries in turn.
 final class DecisionCache: Sendable {
     typealias Decide = @Sendable (_ token: String?, _ cluster: String, _ verb: String) async throws -> AccessControl.Decision
 
@@ -23,6 +27,8 @@ final class DecisionCache: Sendable {
     }
 
     private let entries = Mutex<[String: Entry]>([:])
+    /// Lookups under way, by key: a miss joins the one running for its key.
+    private let lookups = Mutex<[String: Task<AccessControl.Decision, any Error>]>([:])
     let ttl: Duration
     let capacity: Int
     /// Takes a decision; nil when this gateway has no access to the user-manager's data.
@@ -72,9 +78,25 @@ final class DecisionCache: Sendable {
         let key = Self.key(token, cluster, verb)
         let now = ContinuousClock.now
         if let hit = entries.withLock({ $0[key] }), hit.expires > now { return hit.decision }
-        let decision = try await decide(token, cluster, verb)
-        store(decision, key: key, takenAt: now)
-        return decision
+        return try await lookup(key: key, token: token, cluster: cluster, verb: verb, decide: decide).value
+    }
+
+    /// The lookup running for `key`, or a new one. It stores its decision before it leaves the
+    /// table, so a caller arriving in between finds one or the other.
+    private func lookup(key: String, token: String, cluster: String, verb: String, decide: @escaping Decide) -> Task<AccessControl.Decision, any Error> {
+        lookups.withLock { lookups in
+            if let running = lookups[key] { return running }
+            let started = ContinuousClock.now
+            // Its own task: one caller cancelled must not fail the others waiting on it.
+            let task = Task {
+                defer { self.lookups.withLock { _ = $0.removeValue(forKey: key) } }
+                let decision = try await decide(token, cluster, verb)
+                self.store(decision, key: key, takenAt: started)
+                return decision
+            }
+            lookups[key] = task
+            return task
+        }
     }
 
     private func renew(key: String, token: String, cluster: String, verb: String, decide: Decide) async {

@@ -78,3 +78,62 @@ struct DecisionCacheTests {
         #expect(cache.cached(token: "t", cluster: "c", verb: "GET") == nil)
     }
 }
+
+/// Misses of one entry at the same moment share one lookup; different entries do not wait on each other.
+@Suite("gateway: access decision cache, concurrent misses")
+struct DecisionCacheConcurrentMissTests {
+    /// Answers when released, counting the lookups it was asked for.
+    final class SlowDecider: Sendable {
+        let calls = Atomic<Int>(0)
+        let released = Atomic<Bool>(false)
+        let failing = Atomic<Bool>(false)
+
+        func decide(_ token: String?, _ cluster: String, _ verb: String) async throws -> AccessControl.Decision {
+            calls.add(1, ordering: .relaxed)
+            while !released.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+            if failing.load(ordering: .relaxed) { throw KubeStatus.unavailable("MongoDB is away") }
+            return .allowed(user: token ?? "", admin: false)
+        }
+    }
+
+    @Test func missesOfOneEntryTogetherAskOnce() async throws {
+        let decider = SlowDecider()
+        let cache = DecisionCache(decide: { try await decider.decide($0, $1, $2) })
+        try await withThrowingTaskGroup(of: AccessControl.Decision.self) { group in
+            for _ in 0..<28 { group.addTask { try await cache.decision(token: "alice", cluster: "c", verb: "GET") } }
+            group.addTask { try await cache.decision(token: "bob", cluster: "c", verb: "GET") }
+            // Everyone is waiting before the answer comes.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while decider.calls.load(ordering: .relaxed) < 2, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            try await Task.sleep(for: .milliseconds(100))
+            decider.released.store(true, ordering: .relaxed)
+            var users: [String: Int] = [:]
+            for try await decision in group {
+                if case .allowed(let user, _) = decision { users[user, default: 0] += 1 }
+            }
+            #expect(users == ["alice": 28, "bob": 1])
+        }
+        #expect(decider.calls.load(ordering: .relaxed) == 2, "one lookup for alice's 28 callers, one for bob")
+        // Stored: the next read needs no lookup.
+        #expect(DecisionCacheTests.isAllowed(cache.cached(token: "alice", cluster: "c", verb: "GET")))
+        _ = try await cache.decision(token: "alice", cluster: "c", verb: "GET")
+        #expect(decider.calls.load(ordering: .relaxed) == 2)
+    }
+
+    @Test func aFailedLookupFailsItsWaitersAndTheNextMissAsksAgain() async throws {
+        let decider = SlowDecider()
+        decider.failing.store(true, ordering: .relaxed)
+        let cache = DecisionCache(decide: { try await decider.decide($0, $1, $2) })
+        let first = Task { try await cache.decision(token: "alice", cluster: "c", verb: "GET") }
+        let second = Task { try await cache.decision(token: "alice", cluster: "c", verb: "GET") }
+        try await Task.sleep(for: .milliseconds(100))
+        decider.released.store(true, ordering: .relaxed)
+        await #expect(throws: KubeStatus.self) { try await first.value }
+        await #expect(throws: KubeStatus.self) { try await second.value }
+        let failed = decider.calls.load(ordering: .relaxed)
+        decider.failing.store(false, ordering: .relaxed)
+        #expect(DecisionCacheTests.isAllowed(try await cache.decision(token: "alice", cluster: "c", verb: "GET")))
+        #expect(decider.calls.load(ordering: .relaxed) == failed + 1, "a failure is not remembered")
+    }
+}
