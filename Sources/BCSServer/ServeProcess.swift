@@ -79,10 +79,13 @@ public struct ServeProcess: Sendable {
             // The handlers go on HTTP/1 connections and on each HTTP/2 stream alike.
             let sslContext = try SecureFrontChannel.sslContext(tls.configuration)  // a bad key or certificate fails here, at start
             server = HTTPServerBuilder { responder in
-                SecureFrontChannel(sslContext: sslContext, streamHandlers: channelHandlers, connectionHandlers: http2ConnectionHandlers, responder: responder)
+                NoDelayChannel(base: SecureFrontChannel(sslContext: sslContext, streamHandlers: channelHandlers, connectionHandlers: http2ConnectionHandlers,
+                                                        responder: responder))
             }
         } else {
-            server = .http1(configuration: .init(additionalChannelHandlers: channelHandlers()))
+            server = HTTPServerBuilder { responder in
+                NoDelayChannel(base: HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: channelHandlers())))
+            }
             logger.warning("no --tls-cert/--tls-key given: serving plain HTTP; do not expose this port beyond a trusted network")
         }
         let listen = configuration.listen
