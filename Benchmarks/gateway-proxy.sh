@@ -7,11 +7,13 @@
 #
 # Every row runs ROUNDS times (default 3), the rows in turn, and the table shows medians (this
 # machine's speed drifts within minutes). Then: the gateway's and nginx's added p99 over the
-# upstream at half of the upstream's peak rate (wrk with a per-connection delay), in rounds too;
+# upstream at half of the upstream's peak rate (held constant by wrk's Lua), in rounds too;
 # 100 MiB downloads (median of three); direct against tunnel mode again with the cores split as
 # between two machines (core 0: the clients and the gateway; core 1: the upstream and the agent);
-# and the gateway's RSS with WATCHES (default 1000) concurrent idle watches through it to a
-# `bcs kube-sim` cluster.
+# the proxy alone on a core of its own, as deployed (a second, one-loop gateway process beside nginx's
+# one-worker proxy on core 0; wrk and the upstream on core 1), at full rate and at half of the
+# upstream's peak there; and the gateway's RSS with WATCHES (default 1000) concurrent idle watches
+# through it to a `bcs kube-sim` cluster.
 #
 # usage: Benchmarks/gateway-proxy.sh [SECONDS (default 8)] [CONNECTIONS (default 32)] [WATCHES (default 1000)]
 #        ROUNDS=5 Benchmarks/gateway-proxy.sh ...                  (more rounds)
@@ -51,7 +53,8 @@ setsid kubectl proxy --kubeconfig "$work/kubeconfig" --port "$kp" >/dev/null 2>&
 
 uri=$(scripts/mongo start "$mport" ".run/mongo-$mport/data")
 admin=BenchGatewayAdmin0123456789abcdXY
-BCS_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))') setsid .build/release/bcs serve --roles usermanager,gateway \
+secret_key=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+BCS_SECRET_KEY=$secret_key setsid .build/release/bcs serve --roles usermanager,gateway \
   --listen "127.0.0.1:$gw" --mongodb-uri "$uri" --database bench_gateway --bootstrap-admin "admin:$admin" --log-level warning & pids+=($!); gwpid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$gw/readyz" >/dev/null && break; sleep 0.2; done
 api="http://127.0.0.1:$gw/bcsapi/v4/usermanager/v1"
@@ -132,18 +135,16 @@ for round in $(seq 1 "$rounds"); do
   tunnel_row
 done
 
-# Half of the upstream's peak rate: each connection waits between requests so the total is ~rate/2
-# for the upstream. nginx beside the gateway shows what a mature proxy adds at the same load.
-peak=$(awk -F'|' '$1=="upstream directly (TLS)" {print $2}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-delay_ms=$(python3 -c "print(max(1, round($conns * 1000 / ($peak / 2))))")
-cat > "$work/delay.lua" <<LUA
-function delay() return $delay_ms end
-LUA
+# Half of the upstream's peak rate, held constant by wrk's Lua (Benchmarks/lib/constant-rate.lua), so
+# every row runs at the same load. nginx beside the gateway shows what a mature proxy adds there.
+median_of() { awk -F'|' -v n="$1" '$1==n {print $2}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+half_rate=$(python3 -c "print(round($(median_of "upstream directly (TLS)") / 2))")
+sed "s/RATE/$half_rate/" Benchmarks/lib/constant-rate.lua > "$work/half.lua"
 for round in $(seq 1 "$rounds"); do
-  echo "==> half-peak round $round of $rounds" >&2
-  run "upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/delay.lua"
-  run "nginx at half peak" "http://127.0.0.1:$ngx$path" -s "$work/delay.lua"
-  run "gateway at half peak" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/delay.lua"
+  echo "==> half-peak round $round of $rounds ($half_rate req/s)" >&2
+  run "upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/half.lua"
+  run "nginx at half peak" "http://127.0.0.1:$ngx$path" -s "$work/half.lua"
+  run "gateway at half peak" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/half.lua"
 done
 
 # A 100 MiB response: time and the gateway's peak RSS while it streams through.
@@ -192,6 +193,38 @@ split_gw_s=$(median3 "${sg[@]}"); split_tunnel_s=$(median3 "${st[@]}")
 pin=()
 place "$all_cores" "$gwpid" "$apid" $upstream_pids
 
+# A core of its own. Both targets are about the proxy, but on two shared cores wrk and the upstream
+# queue behind the proxy and it behind them. Deployed, the gateway has cores of its own, and NIO sizes
+# its event loops to the container's CPU limit (cgroup cpu.max). So: a second gateway process on the same
+# database with one event loop (NIO_SINGLETON_GROUP_LOOP_COUNT=1, what a 1-CPU limit gives), on core 0
+# with nginx's one-worker proxy, nothing else; wrk and the upstream on core 1. Full-rate rows in rounds,
+# then half of the upstream's peak measured this way, at a constant rate as above.
+echo "==> a core of its own: core 0 the proxy (nginx or a one-loop gateway), core 1 wrk and the upstream" >&2
+gw1=$(free_port)
+NIO_SINGLETON_GROUP_LOOP_COUNT=1 BCS_SECRET_KEY=$secret_key setsid taskset -c 0 .build/release/bcs serve --roles usermanager,gateway \
+  --listen "127.0.0.1:$gw1" --mongodb-uri "$uri" --database bench_gateway --bootstrap-admin "admin:$admin" --log-level warning & pids+=($!); gw1pid=$!
+for _ in $(seq 1 100); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw1/tunnels/clusters/BCS-K8S-BENCH$path" >/dev/null && break; sleep 0.2; done
+proxy_pids=$(cat "$work/nginx-proxy.pid"; pgrep -P "$(cat "$work/nginx-proxy.pid")")
+place 0 "$gw1pid" $proxy_pids; place 1 $upstream_pids
+pin=(taskset -c 1)
+"${pin[@]}" wrk -t1 -c"$conns" -d2s -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw1/tunnels/clusters/BCS-K8S-BENCH$path" >/dev/null  # a new process: dial its upstream connections
+for round in $(seq 1 "$rounds"); do
+  echo "==> own-core round $round of $rounds" >&2
+  run "own core: upstream directly" "https://127.0.0.1:$up$path"
+  run "own core: nginx proxy_pass" "http://127.0.0.1:$ngx$path"
+  run "own core: bcs gateway" "http://127.0.0.1:$gw1/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
+done
+own_rate=$(python3 -c "print(round($(median_of "own core: upstream directly") / 2))")
+sed "s/RATE/$own_rate/" Benchmarks/lib/constant-rate.lua > "$work/own-half.lua"
+for round in $(seq 1 "$rounds"); do
+  echo "==> own-core half-peak round $round of $rounds ($own_rate req/s)" >&2
+  run "own core: upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/own-half.lua"
+  run "own core: nginx at half peak" "http://127.0.0.1:$ngx$path" -s "$work/own-half.lua"
+  run "own core: gateway at half peak" "http://127.0.0.1:$gw1/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/own-half.lua"
+done
+pin=()
+place "$all_cores" $proxy_pids $upstream_pids
+
 # Idle watches: kube-sim as a second cluster, WATCHES concurrent watches held open through the gateway.
 echo "==> $watches idle watches through the gateway" >&2
 .build/release/bcs kube-sim --listen 127.0.0.1:0 --token sim-token --incluster-dir "$work/sim" > "$work/sim.out" 2>/dev/null & pids+=($!)
@@ -221,7 +254,7 @@ wait "$wpid" || true
 
 echo
 echo "1 KiB JSON GET, wrk -t1 -c$conns -d${seconds}s, keep-alive, upstream nginx over TLS (this 2-core machine)"
-python3 - "$results" "$rounds" <<'PY'
+python3 - "$results" "$rounds" "$half_rate" "$own_rate" <<'PY'
 import statistics, sys
 def ms(v):
     v = v.strip()
@@ -247,10 +280,17 @@ print("per-round ratios, median (each round): " + "; ".join([
     say("tunnel / direct gateway", ratios("bcs gateway, tunnel mode", "bcs gateway (ours)"))]))
 print("split cores (core 0: wrk and the gateway; core 1: the upstream and the agent), per-round median: "
       + say("tunnel / direct gateway", ratios("split: gateway, tunnel", "split: gateway, direct")))
-u, n, g = rows["upstream at half peak"], rows["nginx at half peak"], rows["gateway at half peak"]
-added = lambda xs, i: med([x[i] - y[i] for x, y in zip(xs, u)])
-print(f"at half the upstream's peak (median per round): gateway added p50 {added(g, 1):.2f} ms, p99 {added(g, 2):.2f} ms; "
-      f"nginx added p50 {added(n, 1):.2f} ms, p99 {added(n, 2):.2f} ms")
+def half_peak(prefix, label):
+    peak = med([r[0] for r in rows[prefix + "upstream directly" + ("" if prefix else " (TLS)")]])
+    u, n, g = rows[prefix + "upstream at half peak"], rows[prefix + "nginx at half peak"], rows[prefix + "gateway at half peak"]
+    added = lambda xs, i: med([x[i] - y[i] for x, y in zip(xs, u)])
+    rate = lambda xs: f"{med([x[0] for x in xs]):.0f} ({med([x[0] for x in xs]) / peak:.2f} of the peak)"
+    print(f"{label} (median per round): gateway added p50 {added(g, 1):.2f} ms, p99 {added(g, 2):.2f} ms; "
+          f"nginx added p50 {added(n, 1):.2f} ms, p99 {added(n, 2):.2f} ms; req/s: upstream {rate(u)}, nginx {rate(n)}, gateway {rate(g)}")
+half_peak("", f"at half the upstream's peak ({sys.argv[3]} req/s, held by wrk)")
+print("a core of its own (core 0: the proxy alone, the gateway with one event loop; core 1: wrk and the upstream), per-round median: "
+      + say("gateway / nginx", ratios("own core: bcs gateway", "own core: nginx proxy_pass")))
+half_peak("own core: ", f"a core of its own, at half the upstream's peak there ({sys.argv[4]} req/s)")
 PY
 cpu() { python3 -c "print(f'{$1 / $(getconf CLK_TCK) / $2 * 100:.0f}%')"; }
 echo "CPU (100% = one core) during the direct-mode rows: gateway $(cpu $gw_ticks $gw_secs); during the tunnel rows: gateway $(cpu $tgw_ticks $t_secs), agent $(cpu $tag_ticks $t_secs)"
