@@ -306,6 +306,13 @@ struct TunnelIntegrationTests {
         let (busy, _) = (try await first.send(F.request(.get, "/api/v1/namespaces?watch=1")), ())
         let chosen = try #require(fixture.pool.session(for: F.clusterID))
         #expect(chosen !== first, "the session with fewer open streams is chosen")
+        // Asked from an event loop: a session that loop serves wins, busier or not (no hop between threads).
+        let near = try #require(fixture.pool.session(for: F.clusterID, near: first.eventLoop))
+        if chosen.eventLoop === first.eventLoop {
+            #expect(near === chosen, "both on the asking loop: the one with fewer open streams")
+        } else {
+            #expect(near === first, "the session on the asking loop, though it has more open streams")
+        }
         replica.dropConnection()
         replicaTask.cancel()
         _ = await replicaTask.result

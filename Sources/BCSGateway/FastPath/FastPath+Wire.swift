@@ -10,7 +10,7 @@ extension FastPath {
     /// identity. Bound for an agent tunnel, it becomes the stream's header block as on the parsed
     /// path. Nil when the request must take the parsed path (which then decides again): not a
     /// plain GET, an unknown decision, and so on.
-    func wirePlan(_ head: HTTP1Head, allocator: ByteBufferAllocator) -> Plan? {
+    func wirePlan(_ head: HTTP1Head, allocator: ByteBufferAllocator, loop: any EventLoop) -> Plan? {
         guard authorises, head.equalsIgnoringCase(head.third, "http/1.1"),
               head.first.count == 3, head.string(head.first) == "GET"
         else { return nil }
@@ -39,7 +39,7 @@ extension FastPath {
               let (caller, verb) = allowedCaller(authorization: head.string(authorization), target: target, impersonating: impersonating)
         else { return nil }
         // A live agent tunnel wins, as on the parsed path, whose header rules build the block.
-        if let session = tunnels.session(for: target.clusterID) {
+        if let session = tunnels.session(for: target.clusterID, near: loop) {
             var fields = HTTPFields()
             fields.reserveCapacity(head.fields.count)
             for field in head.fields {

@@ -65,7 +65,7 @@ struct FastPath: Sendable {
     /// The plan for a request, or nil when it must take the ordinary path.
     ///
     /// Runs for every request on an event loop, so it scans bytes and reads the headers in one pass.
-    func plan(_ request: HTTPRequest) -> Plan? {
+    func plan(_ request: HTTPRequest, loop: any EventLoop) -> Plan? {
         guard request.method == .get, authorises, let fullPath = request.path, let target = Self.target(fullPath) else { return nil }
         let headers = request.headerFields
         guard let authorization = Self.authorizationIfPlain(headers) else { return nil }
@@ -73,7 +73,7 @@ struct FastPath: Sendable {
         guard let caller = allowedCaller(authorization: authorization, target: target, impersonating: impersonating) else { return nil }
         let identity = KubeProxy.identityHeaders(of: caller.caller, from: headers, impersonate: impersonate)
         // A live agent tunnel wins, as on the ordinary path.
-        if let session = tunnels.session(for: target.clusterID) {
+        if let session = tunnels.session(for: target.clusterID, near: loop) {
             let head = KubeProxy.tunnelRequest(.get, path: target.upstreamURI, headers: headers, identity: identity, upgrade: false)
             return Plan(target: .tunnel(session, TunnelHeaders.requestBlock(head, upgrade: nil)), clusterID: target.clusterID, subPath: target.subPath,
                         user: caller.caller.user, verb: caller.verb, routeName: target.routeName, started: .now)

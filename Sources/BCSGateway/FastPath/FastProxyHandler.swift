@@ -127,7 +127,7 @@ final class FastProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         case .head(let request):
             if declineNextHead {
                 declineNextHead = false
-            } else if slowUnanswered == 0, !slowRequestOpen, let plan = fastPath.plan(request) {
+            } else if slowUnanswered == 0, !slowRequestOpen, let plan = fastPath.plan(request, loop: context.eventLoop) {
                 start(plan: plan, request: .parts(request), context: context)
                 return
             }

@@ -193,7 +193,7 @@ final class HTTP1WireLane: ChannelDuplexHandler, RemovableChannelHandler {
                     return
                 }
                 if buffer.readableBytes > 0 { pending = buffer }
-                if let plan = fastPath.wirePlan(head, allocator: context.channel.allocator) {
+                if let plan = fastPath.wirePlan(head, allocator: context.channel.allocator, loop: context.eventLoop) {
                     proxy.startWire(plan, clientHead: head.bytes)
                 } else {
                     mode = Self.framing(of: head)

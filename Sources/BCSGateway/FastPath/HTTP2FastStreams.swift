@@ -54,7 +54,7 @@ final class HTTP2FastStreams: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if case .headers(let headers) = frame.payload, frame.streamID > lastClientStream {
             lastClientStream = frame.streamID
-            if headers.endStream, let request = Self.request(headers.headers), let plan = fastPath.plan(request) {
+            if headers.endStream, let request = Self.request(headers.headers), let plan = fastPath.plan(request, loop: context.eventLoop) {
                 let stream = FastStream(id: frame.streamID, plan: plan, headersFrame: frame, streams: self)
                 streams[frame.streamID] = stream
                 armDeadlineCheck(context: context)

@@ -58,6 +58,9 @@ public final class TunnelSession: Sendable, Identifiable {
     /// Whether the connection is still up.
     public var isActive: Bool { channel.isActive }
 
+    /// The event loop serving the connection.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
     /// Closes the connection; open streams fail.
     public func close() {
         channel.close(promise: nil)
