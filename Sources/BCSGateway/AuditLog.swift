@@ -95,7 +95,16 @@ struct AuditWriter: Service {
         guard !records.isEmpty else { return }
         // In `bcs` the handler is ours, so the lines are rendered as it would and written in one
         // go: going through swift-log, with a metadata dictionary built and sorted per record,
-        // the writer took 4.6% of the gateway's CPU at full load; this way, 2.4%.
+        // the writer took 4.6% of the gateway's CPU at full load. Text lines (the default) go
+        // straight into bytes (`AuditTextLine`); JSON lines through `LogFormat.line`.
+        if LoggingBootstrap.format == .text {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(records.count * 200)
+            let timestamp = TextLogHandler.timestamp()
+            for record in records { AuditTextLine.append(record, label: logger.label, timestamp: timestamp, to: &bytes) }
+            LogSink.standardError.write(bytes: bytes)
+            return
+        }
         if let format = LoggingBootstrap.format {
             var text = ""
             text.reserveCapacity(records.count * 200)

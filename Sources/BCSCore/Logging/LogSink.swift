@@ -41,6 +41,22 @@ public final class LogSink: Sendable {
         }
     }
 
+    /// Writes `bytes` (whole lines of UTF-8) in one `write(2)`, outside any batch.
+    public func write(bytes: [UInt8]) {
+        if fd < 0 {
+            captured.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) }
+            return
+        }
+        bytes.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+
     private func emit(_ text: String) {
         if fd < 0 {
             captured.withLock { $0.append(text) }

@@ -64,7 +64,7 @@ public struct TextLogHandler: LogHandler {
     private static let lastSecond = Mutex<(second: Int, text: String)>((-1, ""))
 
     /// The current time as `YYYY-MM-DDTHH:MM:SS+0000`, made at most once per second.
-    static func timestamp() -> String {
+    public static func timestamp() -> String {
         var now = time(nil)
         let second = Int(now)
         if let cached = lastSecond.withLock({ $0.second == second ? $0.text : nil }) { return cached }
