@@ -140,12 +140,15 @@ done
 median_of() { awk -F'|' -v n="$1" '$1==n {print $2}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 half_rate=$(python3 -c "print(round($(median_of "upstream directly (TLS)") / 2))")
 sed "s/RATE/$half_rate/" Benchmarks/lib/constant-rate.lua > "$work/half.lua"
-for round in $(seq 1 "$rounds"); do
-  echo "==> half-peak round $round of $rounds ($half_rate req/s)" >&2
-  run "upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/half.lua"
-  run "nginx at half peak" "http://127.0.0.1:$ngx$path" -s "$work/half.lua"
-  run "gateway at half peak" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/half.lua"
-done
+half_peak_rounds() { # row-name prefix, wrk Lua script, gateway port
+  for round in $(seq 1 "$rounds"); do
+    echo "==> ${1}half-peak round $round of $rounds ($2)" >&2
+    run "${1}upstream at half peak" "https://127.0.0.1:$up$path" -s "$2"
+    run "${1}nginx at half peak" "http://127.0.0.1:$ngx$path" -s "$2"
+    run "${1}gateway at half peak" "http://127.0.0.1:$3/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$2"
+  done
+}
+half_peak_rounds "" "$work/half.lua" "$gw"
 
 # A 100 MiB response: time and the gateway's peak RSS while it streams through.
 echo "==> 100 MiB download" >&2
@@ -216,12 +219,7 @@ for round in $(seq 1 "$rounds"); do
 done
 own_rate=$(python3 -c "print(round($(median_of "own core: upstream directly") / 2))")
 sed "s/RATE/$own_rate/" Benchmarks/lib/constant-rate.lua > "$work/own-half.lua"
-for round in $(seq 1 "$rounds"); do
-  echo "==> own-core half-peak round $round of $rounds ($own_rate req/s)" >&2
-  run "own core: upstream at half peak" "https://127.0.0.1:$up$path" -s "$work/own-half.lua"
-  run "own core: nginx at half peak" "http://127.0.0.1:$ngx$path" -s "$work/own-half.lua"
-  run "own core: gateway at half peak" "http://127.0.0.1:$gw1/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin" -s "$work/own-half.lua"
-done
+half_peak_rounds "own core: " "$work/own-half.lua" "$gw1"
 pin=()
 place "$all_cores" $proxy_pids $upstream_pids
 

@@ -47,14 +47,7 @@ public final class LogSink: Sendable {
             captured.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) }
             return
         }
-        bytes.withUnsafeBufferPointer { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { return }
-                offset += n
-            }
-        }
+        bytes.withUnsafeBufferPointer { writeAll($0) }
     }
 
     private func emit(_ text: String) {
@@ -63,13 +56,16 @@ public final class LogSink: Sendable {
             return
         }
         var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { return }
-                offset += n
-            }
+        text.withUTF8 { writeAll($0) }
+    }
+
+    /// Every byte to the descriptor, as many `write(2)`s as it takes; gives up on an error.
+    private func writeAll(_ buffer: UnsafeBufferPointer<UInt8>) {
+        var offset = 0
+        while offset < buffer.count {
+            let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n <= 0 { return }
+            offset += n
         }
     }
 
