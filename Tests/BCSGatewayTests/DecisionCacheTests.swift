@@ -64,10 +64,12 @@ struct DecisionCacheTests {
 
     @Test func anEntryNotReadAgainExpires() async throws {
         let decider = Decider()
-        let cache = DecisionCache(ttl: .milliseconds(200), decide: { try await decider.decide($0, $1, $2) })
+        // A life long enough for a loaded machine: the lookup runs in a task of its own, and the
+        // read right after it must still fall in the first half of the decision's life.
+        let cache = DecisionCache(ttl: .seconds(2), decide: { try await decider.decide($0, $1, $2) })
         _ = try await cache.decision(token: "t", cluster: "c", verb: "GET")
         #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET")))
-        try await Task.sleep(for: .milliseconds(250))
+        try await Task.sleep(for: .milliseconds(2300))
         #expect(cache.cached(token: "t", cluster: "c", verb: "GET") == nil)
         #expect(decider.calls.load(ordering: .relaxed) == 1, "renewed only when read in the second half of its life")
     }
@@ -98,7 +100,8 @@ struct DecisionCacheConcurrentMissTests {
 
     @Test func missesOfOneEntryTogetherAskOnce() async throws {
         let decider = SlowDecider()
-        let cache = DecisionCache(decide: { try await decider.decide($0, $1, $2) })
+        // Long-lived decisions: the callers may start far apart on a loaded machine.
+        let cache = DecisionCache(ttl: .seconds(60), decide: { try await decider.decide($0, $1, $2) })
         try await withThrowingTaskGroup(of: AccessControl.Decision.self) { group in
             for _ in 0..<28 { group.addTask { try await cache.decision(token: "alice", cluster: "c", verb: "GET") } }
             group.addTask { try await cache.decision(token: "bob", cluster: "c", verb: "GET") }
