@@ -19,6 +19,16 @@ import Testing
 struct TunnelIntegrationTests {
     typealias F = TunnelFixture
 
+    /// Creates the ConfigMap `big` in kube-sim through the session, its one value 2.5 MB of `filler`.
+    func createBigConfigMap(through session: TunnelSession, filler: Character) async throws {
+        let big = String(repeating: filler, count: 2_500_000)
+        let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":"\#(big)"}}"#
+        let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
+                                             body: OneBuffer(buffer: ByteBuffer(string: body)))
+        #expect(created.head.status == .created)
+        _ = try await text(created)
+    }
+
     func text(_ response: TunnelResponse, limit: Int = 8 << 20) async throws -> String {
         String(buffer: try await response.body.collect(upTo: limit))
     }
@@ -185,12 +195,7 @@ struct TunnelIntegrationTests {
     @Test func anUnreadStreamDoesNotStallAConcurrentGet() async throws {
         let fixture = try await F.start()
         let session = try await fixture.session()
-        let big = String(repeating: "x", count: 2_500_000)
-        let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":"\#(big)"}}"#
-        let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
-                                             body: OneBuffer(buffer: ByteBuffer(string: body)))
-        #expect(created.head.status == .created)
-        _ = try await text(created)
+        try await createBigConfigMap(through: session, filler: "x")
 
         let clock = ContinuousClock()
         /// The times of `count` GETs one after another, sorted.
@@ -230,12 +235,7 @@ struct TunnelIntegrationTests {
     @Test func anUnreadRelayStreamStopsAtItsWindowAndOthersGoOn() async throws {
         let fixture = try await F.start()
         let session = try await fixture.session()
-        let big = String(repeating: "y", count: 2_500_000)
-        let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":"\#(big)"}}"#
-        let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
-                                             body: OneBuffer(buffer: ByteBuffer(string: body)))
-        #expect(created.head.status == .created)
-        _ = try await text(created)
+        try await createBigConfigMap(through: session, filler: "y")
 
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let progress = RelayProgress()
