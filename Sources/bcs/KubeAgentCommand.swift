@@ -46,6 +46,11 @@ struct KubeAgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("listen-addr"), help: ArgumentHelp("Serve /healthz and /metrics here.", valueName: "host:port"))
     var listenAddr: String = "0.0.0.0:10254"
 
+    @Option(name: .customLong("tunnel-sessions"),
+            help: ArgumentHelp("Tunnel mode: most sessions to hold; more than one opens under load and closes when idle (default: cores, at most 4).",
+                               valueName: "n"))
+    var tunnelSessions: Int?
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error|critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -80,6 +85,7 @@ struct KubeAgentCommand: AsyncParsableCommand {
         }
         _ = try switchValue("insecureSkipVerify")
         _ = try switchValue("use-websocket")
+        if let tunnelSessions, !(1...64).contains(tunnelSessions) { throw ValidationError("--tunnel-sessions must be 1 to 64") }
         guard periodSync >= 0.1 else { throw ValidationError("--periodsync must be positive") }
         guard !clusterID.isEmpty else { throw ValidationError("--cluster-id must not be empty") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -116,11 +122,12 @@ struct KubeAgentCommand: AsyncParsableCommand {
         let insecure = try switchValue("insecureSkipVerify")
         var serverCA = environment["SERVER_CERT"].flatMap { $0.isEmpty ? nil : $0 }
         if insecure { serverCA = nil }
-        let options = KubeAgentRunner.Options(
+        var options = KubeAgentRunner.Options(
             gateway: gateway, trust: GatewayTrust(insecureSkipVerify: insecure, caPEM: serverCA), clusterID: clusterID,
             registerToken: registerToken, kube: kube, period: .milliseconds(Int64(periodSync * 1000)),
             useTunnel: try switchValue("use-websocket"), externalAddresses: external, listen: listen
         )
+        if let tunnelSessions { options.scaling = TunnelScaling(maxSessions: tunnelSessions) }
         try await KubeAgentRunner(options: options, logger: logger).run()
     }
 }

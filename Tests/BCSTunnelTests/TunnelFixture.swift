@@ -112,7 +112,9 @@ final class TunnelFixture: Sendable {
     let appTask: Task<Void, any Error>
     let agentTask: Task<Void, any Error>
 
-    static func start(registerToken: String = registerToken, keepalive: TunnelKeepalive = .standard) async throws -> TunnelFixture {
+    /// `scaling`: one session unless a test asks for more, so that no test's load opens a second.
+    static func start(registerToken: String = registerToken, keepalive: TunnelKeepalive = .standard,
+                      scaling: TunnelScaling = TunnelScaling(maxSessions: 1)) async throws -> TunnelFixture {
         let sim = try await SimProcess()
         var logger = Logger(label: "test.tunnel")
         logger.logLevel = .notice
@@ -120,10 +122,12 @@ final class TunnelFixture: Sendable {
         let (pool, port, appTask) = (gateway.pool, gateway.port, gateway.task)
 
         let kube = try KubeConnection.load(kubeconfig: nil, environment: try sim.podEnvironment())
-        let agent = TunnelAgent(configuration: TunnelAgentConfiguration(
+        var configuration = TunnelAgentConfiguration(
             gateway: try GatewayAddress(parsing: "http://127.0.0.1:\(port)"), trust: GatewayTrust(), clusterID: clusterID,
             registerToken: registerToken, kube: kube, keepalive: keepalive
-        ), logger: logger)
+        )
+        configuration.scaling = scaling
+        let agent = TunnelAgent(configuration: configuration, logger: logger)
         let agentTask = Task { try await agent.run() }
         return TunnelFixture(sim: sim, kube: kube, pool: pool, gatewayPort: port, agent: agent, appTask: appTask, agentTask: agentTask)
     }

@@ -323,6 +323,87 @@ struct TunnelIntegrationTests {
         await fixture.stop()
     }
 
+    /// Under load the agent opens a second session; once that one is idle it is retired with a
+    /// graceful GOAWAY: the gateway stops choosing it at once, a watch open on it goes on until it
+    /// ends, and no request fails meanwhile.
+    @Test func aBusyAgentOpensAnotherSessionAndRetiresItWhenIdle() async throws {
+        let scaling = TunnelScaling(maxSessions: 2, streamsPerSecond: 20, idleAfter: .seconds(2), interval: .milliseconds(200))
+        let fixture = try await F.start(scaling: scaling)
+        let first = try await fixture.session()
+        let tally = Tally()
+        @Sendable func get(_ session: TunnelSession) async {
+            do {
+                let answer = try await session.send(F.request(.get, "/version"))
+                let body = String(buffer: try await answer.body.collect(upTo: 1 << 20))
+                tally.count(ok: answer.head.status == .ok && body.contains("gitVersion"))
+            } catch {
+                tally.count(ok: false)
+            }
+        }
+        // Four callers at full speed: far above 20 streams a second.
+        let busy = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        while !Task.isCancelled, fixture.pool.sessions(for: F.clusterID).count < 2 {
+                            if let session = fixture.pool.session(for: F.clusterID) { await get(session) }
+                        }
+                    }
+                }
+            }
+        }
+        try await eventually(within: .seconds(10)) { fixture.pool.sessions(for: F.clusterID).count == 2 }
+        busy.cancel()
+        await busy.value
+        #expect(fixture.agent.sessionCount == 2)
+        let extra = try #require(fixture.pool.sessions(for: F.clusterID).first { $0 !== first })
+
+        // A watch on the extra session, then only a trickle of requests (5 a second), which the
+        // pool gives to the first session (both idle: the first listed wins).
+        let watch = try await extra.send(F.request(.get, "/api/v1/namespaces/default/configmaps?watch=1"))
+        #expect(watch.head.status == .ok)
+        let (events, continuation) = AsyncStream.makeStream(of: String.self)
+        let reader = Task {
+            for try await chunk in watch.body { continuation.yield(String(buffer: chunk)) }
+            continuation.finish()
+        }
+        let trickle = Task {
+            while !Task.isCancelled {
+                if let session = fixture.pool.session(for: F.clusterID) { await get(session) }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        try await eventually(within: .seconds(10)) { extra.stats.draining }
+        #expect(extra.isActive, "a draining session stays open while a stream is open on it")
+        #expect(fixture.pool.session(for: F.clusterID) === first, "a draining session is not chosen")
+        #expect(fixture.pool.session(for: F.clusterID, near: extra.eventLoop) === first, "not even from its own event loop")
+
+        // The watch still works: it sees a ConfigMap created through the first session.
+        let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"during-drain"},"data":{"k":"v"}}"#
+        let created = try await first.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
+                                           body: OneBuffer(buffer: ByteBuffer(string: body)))
+        #expect(created.head.status == .created)
+        _ = try await text(created)
+        var seen = ""
+        for await chunk in events {
+            seen += chunk
+            if seen.contains("during-drain") { break }
+        }
+        #expect(seen.contains("ADDED"), "the watch on the draining session saw the new ConfigMap")
+
+        // Its last stream ended, the agent closes the session; the first serves on.
+        reader.cancel()
+        try await eventually(within: .seconds(10)) { !extra.isActive && fixture.pool.sessions(for: F.clusterID).count == 1 }
+        trickle.cancel()
+        await trickle.value
+        #expect(fixture.agent.sessionCount == 1)
+        #expect(first.isActive)
+        await get(first)
+        #expect(tally.failed.load(ordering: .relaxed) == 0, "requests failed while sessions opened and drained")
+        #expect(tally.served.load(ordering: .relaxed) > 20)
+        await fixture.stop()
+    }
+
     @Test func keepalivePingsMeasureTheRoundTrip() async throws {
         let fixture = try await F.start(keepalive: TunnelKeepalive(interval: .milliseconds(200), deadAfter: .seconds(3)))
         let session = try await fixture.session()
@@ -392,6 +473,15 @@ struct TunnelIntegrationTests {
         #expect(response.status == .badRequest)
         #expect(body.contains(#""result":false"#) && body.contains(#""code":1405061"#), "\(body)")
         await fixture.stop()
+    }
+}
+
+/// Requests served and failed, counted from several tasks.
+final class Tally: Sendable {
+    let served = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+    func count(ok: Bool) {
+        if ok { served.add(1, ordering: .relaxed) } else { failed.add(1, ordering: .relaxed) }
     }
 }
 

@@ -19,6 +19,8 @@ public struct KubeAgentRunner: Sendable {
         public var useTunnel: Bool
         public var externalAddresses: [String]
         public var listen: ListenAddress
+        /// Tunnel mode: when to hold more sessions than one.
+        public var scaling: TunnelScaling = .standard
 
         public init(gateway: GatewayAddress, trust: GatewayTrust, clusterID: String, registerToken: String, kube: KubeConnection,
                     period: Duration, useTunnel: Bool, externalAddresses: [String], listen: ListenAddress) {
@@ -50,14 +52,16 @@ public struct KubeAgentRunner: Sendable {
         let work: any Service
         let health: @Sendable () -> (ok: Bool, detail: String)
         if options.useTunnel {
-            let agent = TunnelAgent(configuration: TunnelAgentConfiguration(
+            var configuration = TunnelAgentConfiguration(
                 gateway: options.gateway, trust: options.trust, clusterID: options.clusterID, registerToken: options.registerToken,
                 kube: options.kube, tokenPeriod: options.period
-            ), logger: logger)
+            )
+            configuration.scaling = options.scaling
+            let agent = TunnelAgent(configuration: configuration, logger: logger)
             work = AgentWork { try await agent.run() }
             health = {
                 if let stats = agent.stats {
-                    return (true, "tunnel up since \(stats.connectedAt), rtt \(stats.rtt.map { "\($0)" } ?? "unmeasured"), \(stats.openStreams) streams")
+                    return (true, "tunnel up since \(stats.connectedAt), rtt \(stats.rtt.map { "\($0)" } ?? "unmeasured"), \(stats.openStreams) streams, \(agent.sessionCount) sessions")
                 }
                 return (false, "tunnel down: \(agent.lastError ?? "connecting")")
             }

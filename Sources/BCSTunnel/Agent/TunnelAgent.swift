@@ -23,6 +23,8 @@ public struct TunnelAgentConfiguration: Sendable {
     /// How long the service-account token is cached before its file is read again.
     public var tokenPeriod: Duration
     public var module: String
+    /// When to open more sessions than the first, and when to retire them.
+    public var scaling: TunnelScaling = .standard
     /// How long the apiserver may take to begin an answer before the agent answers 504 itself.
     public var apiserverResponseTimeout: Duration = .seconds(120)
 
@@ -48,21 +50,34 @@ public struct TunnelAgentConfiguration: Sendable {
 /// connection it opened: each stream the gateway opens is one request for its apiserver. PINGs
 /// every 5 s measure the RTT; a gateway silent for 15 s is dead, the connection is closed and a
 /// new one dialled after a capped, jittered backoff (no reconnect storms after a gateway restart).
+///
+/// Its first session is kept up always. Under load it opens more, on other event loops, and
+/// retires them once idle (`TunnelScaling`); those are not redialled when they drop.
 public final class TunnelAgent: Sendable {
     public let configuration: TunnelAgentConfiguration
     let logger: Logger
     let state = Mutex<State>(State())
     private let group: any EventLoopGroup
 
+    struct Session {
+        let channel: any Channel
+        let stats: TunnelStatsBox
+        let isFirst: Bool
+    }
+
     struct State {
-        var channel: (any Channel)?
-        var stats: TunnelStatsBox?
+        var sessions: [Int: Session] = [:]
+        var nextID = 0
+        var connecting = 0
+        /// When an extra session last failed to connect (another waits `TunnelScaling.retryAfter`).
+        var extraFailedAt: ContinuousClock.Instant?
         var connects = 0
         var lastError: String?
     }
 
     static let connects = Counter(label: "bcs_kubeagent_tunnel_connects_total")
     static let failures = Counter(label: "bcs_kubeagent_tunnel_failures_total")
+    static let sessionsGauge = Gauge(label: "bcs_kubeagent_tunnel_sessions")
 
     public init(configuration: TunnelAgentConfiguration, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
@@ -70,10 +85,13 @@ public final class TunnelAgent: Sendable {
         self.group = group
     }
 
-    /// Whether a session is up now, and its stats.
+    /// Whether the first session is up now, and its stats.
     public var stats: TunnelStats? {
-        state.withLock { state in state.channel?.isActive == true ? state.stats?.value : nil }
+        state.withLock { state in state.sessions.values.first { $0.isFirst && $0.channel.isActive }?.stats.value }
     }
+
+    /// Sessions up now, the first included.
+    public var sessionCount: Int { state.withLock { $0.sessions.values.filter { $0.channel.isActive }.count } }
 
     /// How many sessions were established so far.
     public var sessionsEstablished: Int { state.withLock { $0.connects } }
@@ -81,24 +99,34 @@ public final class TunnelAgent: Sendable {
     /// The last error that ended or prevented a session.
     public var lastError: String? { state.withLock { $0.lastError } }
 
-    /// Closes the current connection (the agent reconnects); for tests and operators.
+    /// Closes every connection (the agent dials its first session again); for tests and operators.
     public func dropConnection() {
-        state.withLock { $0.channel }?.close(promise: nil)
+        for session in state.withLock({ Array($0.sessions.values) }) { session.channel.close(promise: nil) }
     }
 
-    /// Keeps a session up until the task is cancelled.
+    /// Keeps a session up until the task is cancelled, and more while the load asks for them.
     public func run() async throws {
         let forwarder = try ApiserverForwarder(kube: configuration.kube, tokenPeriod: configuration.tokenPeriod,
                                                 responseTimeout: configuration.apiserverResponseTimeout, logger: logger)
         let tls: NIOSSLContext? = configuration.gateway.useTLS ? try NIOSSLContext(configuration: configuration.trust.tlsConfiguration()) : nil
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.keepFirstSession(tls: tls, forwarder: forwarder) }
+            guard configuration.scaling.maxSessions > 1 else { return }
+            await scale(group: &group, tls: tls, forwarder: forwarder)
+        }
+        await forwarder.shutdown()
+    }
+
+    /// The first session: dialled again after every end, with capped, jittered backoff.
+    private func keepFirstSession(tls: NIOSSLContext?, forwarder: ApiserverForwarder) async {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let (channel, streams) = try await connect(tls: tls, route: forwarder.route)
+                let (id, channel, streams) = try await connect(tls: tls, route: forwarder.route, isFirst: true)
                 failures = 0
                 Self.connects.increment()
                 logger.info("agent: tunnel up", metadata: ["gateway": "\(configuration.gateway.authority)"])
-                await serve(channel: channel, streams: streams, forwarder: forwarder)
+                await serve(id: id, channel: channel, streams: streams, forwarder: forwarder)
                 // Ended by cancellation (shutdown) rather than by the peer: close the connection too.
                 channel.close(promise: nil)
                 logger.warning("agent: tunnel down; reconnecting", metadata: ["gateway": "\(configuration.gateway.authority)"])
@@ -114,12 +142,80 @@ public final class TunnelAgent: Sendable {
             let delay = configuration.backoff.delay(attempt: max(failures, 1))
             try? await Task.sleep(for: delay)
         }
-        await forwarder.shutdown()
     }
 
-    /// Dials, handshakes and installs the HTTP/2 server; returns the connection and the inbound
-    /// streams the event loop did not serve itself (requests with a body, upgrades).
-    func connect(tls: NIOSSLContext?, route: ApiserverRoute) async throws -> (any Channel, AsyncStream<TunnelStream>) {
+    /// Samples the sessions' load every `interval` and opens or retires extra sessions.
+    private func scale(group: inout DiscardingTaskGroup, tls: NIOSSLContext?, forwarder: ApiserverForwarder) async {
+        let scaling = configuration.scaling
+        var scaler = SessionScaler(scaling: scaling)
+        var last = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: scaling.interval)
+            let now = ContinuousClock.now
+            let (samples, connecting, failedAt) = state.withLock { state in
+                (state.sessions.compactMap { id, session -> SessionScaler.Sample? in
+                    guard session.channel.isActive else { return nil }
+                    let stats = session.stats.value
+                    return SessionScaler.Sample(id: id, opened: stats.streamsOpened, isFirst: session.isFirst, isDraining: stats.draining)
+                }, state.connecting, state.extraFailedAt)
+            }
+            let mayOpen = failedAt.map { now - $0 >= scaling.retryAfter } ?? true
+            let actions = scaler.decide(samples, connecting: connecting, mayOpen: mayOpen, elapsed: now - last, now: now)
+            last = now
+            for action in actions {
+                switch action {
+                case .open:
+                    state.withLock { $0.connecting += 1 }
+                    group.addTask {
+                        await self.serveExtraSession(tls: tls, forwarder: forwarder)
+                    }
+                case .retire(let id):
+                    guard let session = state.withLock({ $0.sessions[id] }) else { continue }
+                    group.addTask { await self.retire(session) }
+                }
+            }
+        }
+    }
+
+    /// One extra session, from dial to close; not redialled.
+    private func serveExtraSession(tls: NIOSSLContext?, forwarder: ApiserverForwarder) async {
+        do {
+            let (id, channel, streams) = try await connect(tls: tls, route: forwarder.route, isFirst: false, counted: true)
+            logger.info("agent: another tunnel session up for the load", metadata: ["sessions": "\(sessionCount)"])
+            await serve(id: id, channel: channel, streams: streams, forwarder: forwarder)
+            channel.close(promise: nil)
+        } catch {
+            state.withLock { $0.extraFailedAt = .now }
+            let problem = AgentError.classify(error, address: configuration.gateway.authority)
+            logger.warning("agent: could not open another tunnel session", metadata: ["error": "\(problem)"])
+        }
+    }
+
+    /// Retires an idle extra session without failing a request: a graceful GOAWAY first (the
+    /// gateway stops choosing it), then, once the streams the gateway may have opened as the
+    /// GOAWAY travelled have ended, the close.
+    private func retire(_ session: Session) async {
+        session.stats.drain()
+        let channel = session.channel
+        // lastStreamID is the largest: a stream the gateway opened before it saw the GOAWAY is
+        // still served (RFC 9113 §6.8).
+        let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
+        channel.writeAndFlush(goAway, promise: nil)
+        logger.info("agent: retiring an idle tunnel session", metadata: ["sessions": "\(sessionCount)"])
+        let rtt = session.stats.value.rtt ?? .zero
+        try? await Task.sleep(for: max(.seconds(2), rtt * 4))
+        while channel.isActive, session.stats.value.openStreams > 0 {
+            try? await Task.sleep(for: .milliseconds(200))
+            if Task.isCancelled { break }
+        }
+        channel.close(promise: nil)
+    }
+
+    /// Dials, handshakes and installs the HTTP/2 server; returns the session's ID, its connection
+    /// and the inbound streams the event loop did not serve itself (requests with a body, upgrades).
+    /// `counted`: the caller counted this dial in `State.connecting`.
+    func connect(tls: NIOSSLContext?, route: ApiserverRoute, isFirst: Bool, counted: Bool = false) async throws -> (Int, any Channel, AsyncStream<TunnelStream>) {
+        defer { if counted { state.withLock { $0.connecting -= 1 } } }
         let configuration = self.configuration
         let gateway = configuration.gateway
         let key = TunnelHandshake.makeKey()
@@ -127,7 +223,7 @@ public final class TunnelAgent: Sendable {
         let params = TunnelParams(address: address, caPEM: configuration.kube.caPEM ?? "")
         let text = TunnelHandshake.requestText(host: gateway.authority, clusterID: configuration.clusterID,
                                                registerToken: configuration.registerToken, params: params, key: key, module: configuration.module)
-        let handshakeLoop = group.next()
+        let handshakeLoop = freeLoop()
         let handshake = handshakeLoop.makePromise(of: NIOLoopBound<TunnelActivityHandler>.self)
         let keepalive = configuration.keepalive
         let bootstrap = ClientBootstrap(group: handshakeLoop)
@@ -173,13 +269,16 @@ public final class TunnelAgent: Sendable {
                 }
             }.get()
             channel.closeFuture.whenComplete { _ in continuation.finish() }
-            state.withLock {
-                $0.channel = channel
-                $0.stats = stats
-                $0.connects += 1
-                $0.lastError = nil
+            let (id, count) = state.withLock { state in
+                let id = state.nextID
+                state.nextID += 1
+                state.sessions[id] = Session(channel: channel, stats: stats, isFirst: isFirst)
+                state.connects += 1
+                if isFirst { state.lastError = nil }
+                return (id, state.sessions.count)
             }
-            return (channel, streams)
+            Self.sessionsGauge.record(count)
+            return (id, channel, streams)
         } catch {
             channel.close(promise: nil)
             throw error
@@ -187,7 +286,7 @@ public final class TunnelAgent: Sendable {
     }
 
     /// Serves the streams of one session; returns when its connection has closed.
-    func serve(channel: any Channel, streams: AsyncStream<TunnelStream>, forwarder: ApiserverForwarder) async {
+    func serve(id: Int, channel: any Channel, streams: AsyncStream<TunnelStream>, forwarder: ApiserverForwarder) async {
         await withDiscardingTaskGroup { group in
             for await stream in streams {
                 group.addTask {
@@ -198,14 +297,30 @@ public final class TunnelAgent: Sendable {
                 }
             }
         }
-        state.withLock { $0.channel = nil }
+        let count = state.withLock { state in
+            state.sessions[id] = nil
+            return state.sessions.count
+        }
+        Self.sessionsGauge.record(count)
+    }
+
+    /// An event loop serving none of the sessions, so that each extra one adds a thread at both
+    /// ends (the gateway's accepting loops take turns too); any loop when all serve one.
+    private func freeLoop() -> any EventLoop {
+        let busy = state.withLock { $0.sessions.values.map { ObjectIdentifier($0.channel.eventLoop) } }
+        for _ in 0..<8 {
+            let loop = group.next()
+            if !busy.contains(ObjectIdentifier(loop)) { return loop }
+        }
+        return group.next()
     }
 }
 
 extension TunnelAgent {
-    /// Makes the current connection a black hole both ways (a frozen peer or a dead NAT path), for tests.
+    /// Makes the first session's connection a black hole both ways (a frozen peer or a dead NAT
+    /// path), for tests.
     func freezeConnection() async throws {
-        guard let channel = state.withLock({ $0.channel }) else { return }
+        guard let channel = state.withLock({ $0.sessions.values.first { $0.isFirst }?.channel }) else { return }
         try await channel.eventLoop.submit {
             try channel.pipeline.syncOperations.addHandler(BlackHoleHandler(), position: .first)
         }.get()

@@ -17,7 +17,8 @@ func installGatewayHTTP2(
     on channel: any Channel, after activity: TunnelActivityHandler, stats: TunnelStatsBox, logger: Logger
 ) throws -> GatewayTunnelStreams {
     let clientStreams = TunnelClientStreams(stats: stats)
-    let multiplexer = try installTunnelHTTP2(on: channel, after: activity, mode: .client, router: clientStreams, stats: stats, logger: logger) { stream in
+    let multiplexer = try installTunnelHTTP2(on: channel, after: activity, mode: .client, router: clientStreams, stats: stats, logger: logger,
+                                             drainOnGoAway: true) { stream in
         // The agent is the HTTP/2 server: it never opens streams (and TunnelClientStreams lets no
         // frame of a stream it does not know through). Refuse any.
         stream.close(promise: nil)
@@ -44,7 +45,7 @@ func installAgentHTTP2(
 /// then lets held bytes through.
 private func installTunnelHTTP2(
     on channel: any Channel, after activity: TunnelActivityHandler, mode: NIOHTTP2Handler.ParserMode, router: any ChannelHandler,
-    stats: TunnelStatsBox, logger: Logger, inbound: @escaping NIOChannelInitializer
+    stats: TunnelStatsBox, logger: Logger, drainOnGoAway: Bool = false, inbound: @escaping NIOChannelInitializer
 ) throws -> HTTP2StreamMultiplexer {
     let configuration = TunnelProtocol.http2Configuration(for: mode)
     let pipeline = channel.pipeline.syncOperations
@@ -58,7 +59,7 @@ private func installTunnelHTTP2(
         outboundBufferSizeHighWatermark: configuration.stream.outboundBufferSizeHighWatermark,
         outboundBufferSizeLowWatermark: configuration.stream.outboundBufferSizeLowWatermark, inboundStreamInitializer: inbound)
     try pipeline.addHandler(multiplexer, position: .after(router))
-    try pipeline.addHandler(TunnelPingHandler(liveness: activity.liveness, stats: stats, logger: logger), position: .after(multiplexer))
+    try pipeline.addHandler(TunnelPingHandler(liveness: activity.liveness, stats: stats, logger: logger, drainOnGoAway: drainOnGoAway), position: .after(multiplexer))
     activity.release()
     return multiplexer
 }

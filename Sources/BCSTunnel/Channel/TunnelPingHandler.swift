@@ -4,6 +4,11 @@ import NIOHTTP2
 
 /// Sits over the HTTP/2 handler: sends PINGs on the keepalive tick, measures RTT, closes a silent
 /// peer, and closes a connection that can no longer open streams (GOAWAY, a connection error).
+///
+/// With `drainOnGoAway` (the gateway's side), a graceful GOAWAY — an agent retiring a session it
+/// opened for load — marks the session draining instead: no new stream is chosen for it, the open
+/// ones finish, and the agent closes the connection once they have (the gateway closes it itself
+/// if it is still open a keepalive interval after its last stream).
 final class TunnelPingHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -11,12 +16,16 @@ final class TunnelPingHandler: ChannelInboundHandler {
     private let liveness: TunnelLiveness
     private let stats: TunnelStatsBox
     private let logger: Logger
+    private let drainOnGoAway: Bool
     private var timer: RepeatedTask?
+    /// Ticks seen draining with no stream open.
+    private var drainedTicks = 0
 
-    init(liveness: TunnelLiveness, stats: TunnelStatsBox, logger: Logger) {
+    init(liveness: TunnelLiveness, stats: TunnelStatsBox, logger: Logger, drainOnGoAway: Bool = false) {
         self.liveness = liveness
         self.stats = stats
         self.logger = logger
+        self.drainOnGoAway = drainOnGoAway
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -50,6 +59,14 @@ final class TunnelPingHandler: ChannelInboundHandler {
     }
 
     private func tick(context: ChannelHandlerContext) {
+        if drainOnGoAway {
+            let now = stats.value
+            drainedTicks = now.draining && now.openStreams == 0 ? drainedTicks + 1 : 0
+            if drainedTicks >= 2 {
+                context.close(promise: nil)
+                return
+            }
+        }
         switch liveness.machine.tick(at: .now()) {
         case .none:
             break
@@ -67,6 +84,9 @@ final class TunnelPingHandler: ChannelInboundHandler {
         switch frame.payload {
         case .ping(let ping, ack: true):
             if let rtt = liveness.machine.roundTrip(ackPayload: ping.integer, at: .now()) { stats.pong(rtt: rtt) }
+        case .goAway(_, .noError, _) where drainOnGoAway:
+            logger.info("tunnel: the agent retires this session; draining it")
+            stats.drain()
         case .goAway(_, let errorCode, _):
             // No new stream can open on this connection any more, yet PINGs would still be answered
             // and the session would look healthy: close it, so the agent dials a new one.

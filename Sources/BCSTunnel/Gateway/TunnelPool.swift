@@ -34,12 +34,13 @@ public final class TunnelPool: Sendable {
     }
 
     /// A live session for the cluster, the one with the fewest open streams; nil when none is up.
+    /// A draining session (its agent retires it) is never chosen.
     ///
     /// With `near`, a session whose connection is served by that event loop wins: a request
     /// arriving on it then reaches the tunnel and its answer comes back without crossing to another
     /// thread and back (a hop each way cost the gateway about a tenth of its CPU in tunnel mode).
     public func session(for clusterID: String, near loop: (any EventLoop)? = nil) -> TunnelSession? {
-        let live = sessions.withLock { $0[clusterID] ?? [] }.filter(\.isActive)
+        let live = sessions.withLock { $0[clusterID] ?? [] }.filter { $0.isActive && !$0.stats.draining }
         let fewestStreams = { (a: TunnelSession, b: TunnelSession) in a.stats.openStreams < b.stats.openStreams }
         if let loop, let local = live.filter({ $0.eventLoop === loop }).min(by: fewestStreams) { return local }
         return live.min(by: fewestStreams)
