@@ -377,6 +377,17 @@ struct TunnelIntegrationTests {
         #expect(extra.isActive, "a draining session stays open while a stream is open on it")
         #expect(fixture.pool.session(for: F.clusterID) === first, "a draining session is not chosen")
         #expect(fixture.pool.session(for: F.clusterID, near: extra.eventLoop) === first, "not even from its own event loop")
+        // A request that chose the session just before its GOAWAY arrived is refused on both open
+        // paths, without opening a stream: one opened after a GOAWAY is a connection error
+        // (RFC 9113 §6.8) that would end the watch below.
+        await #expect(throws: TunnelError.sessionClosed) { _ = try await extra.send(F.request(.get, "/version")) }
+        let loop = extra.eventLoop
+        let progress = RelayProgress()
+        let relayReader = try await loop.submit { NIOLoopBound(RelayReader(progress: progress), eventLoop: loop) }.get()
+        let headers = TunnelHeaders.requestBlock(F.request(.get, "/version"), upgrade: nil)
+        try await loop.flatSubmit { extra.openRelayStream(headers: headers, to: relayReader.value, on: loop).map { relayReader.value.stream = $0 } }.get()
+        try await eventually(within: .seconds(5)) { progress.value.closed }
+        #expect(progress.value.bytes == 0 && extra.isActive)
 
         // The watch still works: it sees a ConfigMap created through the first session.
         let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"during-drain"},"data":{"k":"v"}}"#

@@ -44,6 +44,11 @@ final class TunnelClientStreams: ChannelDuplexHandler {
         self.stats = stats
     }
 
+    /// The agent sent GOAWAY (it retires the session): a new stream would be a connection error
+    /// (RFC 9113 §6.8) that ends the streams still open, so none is opened. The pool stops choosing
+    /// the session when it sees the GOAWAY too; this covers a request that chose it just before.
+    private(set) var peerSentGoAway = false
+
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
@@ -52,7 +57,7 @@ final class TunnelClientStreams: ChannelDuplexHandler {
     /// Sends a bodiless request on a new stream; the receiver hears its answer. False when the
     /// connection is gone.
     func openRelay(headers: HPACKHeaders, receiver: NIOLoopBound<TunnelAnswerRelay>) -> HTTP2StreamID? {
-        guard let context, context.channel.isActive else { return nil }
+        guard let context, context.channel.isActive, !peerSentGoAway else { return nil }
         let id = allocateWireID()
         relays[id] = Relay(receiver: receiver)
         stats.streamOpened()
@@ -88,6 +93,7 @@ final class TunnelClientStreams: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var frame = unwrapInboundIn(data)
         if frame.streamID == .rootStream {
+            if case .goAway = frame.payload { peerSentGoAway = true }
             context.fireChannelRead(data)
         } else if let relay = relays[frame.streamID] {
             receive(frame, for: relay, id: frame.streamID)

@@ -133,9 +133,12 @@ public final class TunnelSession: Sendable, Identifiable {
         guard channel.isActive else { throw TunnelError.sessionClosed }
         let promise = channel.eventLoop.makePromise(of: TunnelStream.self)
         let stats = statsBox
+        let clientStreams = self.clientStreams
         let channelPromise = channel.eventLoop.makePromise(of: (any Channel).self)
         multiplexer.createStreamChannel(promise: channelPromise) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
+                // Before any frame: the stream never opens (see `TunnelClientStreams.peerSentGoAway`).
+                guard !clientStreams.value.peerSentGoAway else { throw TunnelError.sessionClosed }
                 let stream = try TunnelStream.install(on: streamChannel, mode: mode, headDecidesMode: false)
                 stats.streamOpened()
                 streamChannel.closeFuture.whenComplete { _ in stats.streamClosed() }
