@@ -38,7 +38,10 @@ chmod 755 "$work"  # nginx workers run as nobody when started by root: a 0700 di
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 up=$(free_port); ngx=$(free_port); kp=$(free_port); gw=$(free_port); mport=$(free_port)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_tls_upstream "$work"; scripts/mongo stop "$mport"; rm -rf "$work" ".run/mongo-$mport"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_tls_upstream "$work"; scripts/mongo stop "$mport"; rm -rf "$work" ".run/mongo-$mport"
+  [ -d "/sys/fs/cgroup/cpu/bcs-bench-$$" ] && { sleep 0.5; rmdir "/sys/fs/cgroup/cpu/bcs-bench-$$" 2>/dev/null || true; }
+}
 trap cleanup EXIT
 
 # The 100 MiB file goes in before nginx starts serving the directory.
@@ -126,6 +129,9 @@ tunnel_row() {
 # different machines. ROUNDS rounds (default 3) run every row in turn; the table shows each row's
 # median and the ratios are medians of each round's ratio (rows of a round ran seconds apart).
 rounds=${ROUNDS:-3}
+# The agent opens a second tunnel session after a second of load (TunnelScaling): the rows measure a
+# busy cluster's tunnel, so they start with it already open.
+wrk -t1 -c"$conns" -d3s -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" >/dev/null
 for round in $(seq 1 "$rounds"); do
   echo "==> round $round of $rounds" >&2
   run "upstream directly (TLS)" "https://127.0.0.1:$up$path"
@@ -223,6 +229,52 @@ half_peak_rounds "own core: " "$work/own-half.lua" "$gw1"
 pin=()
 place "$all_cores" $proxy_pids $upstream_pids
 
+# Under a CPU limit, as deployed on Kubernetes. A tunnel's agent runs in its cluster, beside its
+# apiserver: what a tunnelled request costs the control plane is the gateway's CPU, its pods' limit.
+# So: a third gateway process with one event loop (what NIO picks under a limit of one CPU or less)
+# in a cgroup of its own limited to half a CPU (CFS quota 5 ms per 10 ms period: Kubernetes' 100 ms
+# period throttles in 50 ms stretches, which would be most of the p99), and an agent of the same
+# cluster dialling it; wrk, the upstream and the agent share the rest of the machine, more than they
+# need here. Direct mode against tunnel mode in alternating rounds, then 100 MiB downloads.
+limit_note="skipped: no writable CPU cgroup (cgroup v1 cpu controller at /sys/fs/cgroup/cpu)"
+cg=/sys/fs/cgroup/cpu/bcs-bench-$$
+if [ -w /sys/fs/cgroup/cpu ] && mkdir "$cg" 2>/dev/null; then
+  echo "==> under a CPU limit: a one-loop gateway in a cgroup of half a CPU, everything else unlimited" >&2
+  echo 10000 > "$cg/cpu.cfs_period_us"; echo 5000 > "$cg/cpu.cfs_quota_us"
+  gw2=$(free_port)
+  # The shell puts itself in the cgroup and then runs the gateway: every thread of it starts there.
+  NIO_SINGLETON_GROUP_LOOP_COUNT=1 BCS_SECRET_KEY=$secret_key setsid sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" \
+    .build/release/bcs serve --roles usermanager,gateway --listen "127.0.0.1:$gw2" --mongodb-uri "$uri" --database bench_gateway \
+    --bootstrap-admin "admin:$admin" --log-level warning & pids+=($!); gw2pid=$!
+  REGISTER_TOKEN=$ttoken setsid .build/release/bcs kube-agent --bke-address "http://127.0.0.1:$gw2" --cluster-id BCS-K8S-TUNNEL --use-websocket \
+    --kubeconfig "$work/kubeconfig" --listen-addr 127.0.0.1:0 > "$work/agent2.log" 2>&1 & pids+=($!); agent2pid=$!
+  for _ in $(seq 1 100); do curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw2/tunnels/clusters/BCS-K8S-TUNNEL$path" >/dev/null && break; sleep 0.2; done
+  for mode in BENCH TUNNEL; do  # a new process: its upstream connections, the agent's second session
+    wrk -t1 -c"$conns" -d2s -H "Authorization: Bearer $admin" "http://127.0.0.1:$gw2/tunnels/clusters/BCS-K8S-$mode$path" >/dev/null
+  done
+  l_ticks=(0 0); l_reqs=(0 0)
+  limit_row() { # name mode index
+    local g0; g0=$(ticks "$gw2pid")
+    run "$1" "http://127.0.0.1:$gw2/tunnels/clusters/BCS-K8S-$2$path" -H "Authorization: Bearer $admin"
+    l_ticks[$3]=$(( ${l_ticks[$3]} + $(ticks "$gw2pid") - g0 )); l_reqs[$3]=$(( ${l_reqs[$3]} + $(requests) ))
+  }
+  throttled0=$(awk '/nr_throttled/ {print $2}' "$cg/cpu.stat"); periods0=$(awk '/nr_periods/ {print $2}' "$cg/cpu.stat")
+  for round in $(seq 1 "$rounds"); do
+    echo "==> CPU-limit round $round of $rounds" >&2
+    limit_row "cpu limit: gateway, direct" BENCH 0
+    limit_row "cpu limit: gateway, tunnel" TUNNEL 1
+  done
+  throttled=$(( $(awk '/nr_throttled/ {print $2}' "$cg/cpu.stat") - throttled0 )); periods=$(( $(awk '/nr_periods/ {print $2}' "$cg/cpu.stat") - periods0 ))
+  lg=(); lt=()
+  for _ in 1 2 3; do
+    lg+=("$(big_get "http://127.0.0.1:$gw2/tunnels/clusters/BCS-K8S-BENCH$big")")
+    lt+=("$(big_get "http://127.0.0.1:$gw2/tunnels/clusters/BCS-K8S-TUNNEL$big")")
+  done
+  limit_gw_s=$(median3 "${lg[@]}"); limit_tunnel_s=$(median3 "${lt[@]}")
+  limit_note="gateway CPU per request (us): direct $(python3 -c "print(f'{${l_ticks[0]} * 1e6 / $(getconf CLK_TCK) / ${l_reqs[0]}:.1f}')"), tunnel $(python3 -c "print(f'{${l_ticks[1]} * 1e6 / $(getconf CLK_TCK) / ${l_reqs[1]}:.1f}')"); the limit held it back in $throttled of $periods periods. 100 MiB GET (median of 3, alternating): direct ${limit_gw_s} s, tunnel ${limit_tunnel_s} s (tunnel speed / gateway speed = $(python3 -c "print(f'{$limit_gw_s / $limit_tunnel_s:.2f}')"))"
+  kill "$gw2pid" "$agent2pid" 2>/dev/null || true
+fi
+
 # Idle watches: kube-sim as a second cluster, WATCHES concurrent watches held open through the gateway.
 echo "==> $watches idle watches through the gateway" >&2
 .build/release/bcs kube-sim --listen 127.0.0.1:0 --token sim-token --incluster-dir "$work/sim" > "$work/sim.out" 2>/dev/null & pids+=($!)
@@ -289,7 +341,13 @@ half_peak("", f"at half the upstream's peak ({sys.argv[3]} req/s, held by wrk)")
 print("a core of its own (core 0: the proxy alone, the gateway with one event loop; core 1: wrk and the upstream), per-round median: "
       + say("gateway / nginx", ratios("own core: bcs gateway", "own core: nginx proxy_pass")))
 half_peak("own core: ", f"a core of its own, at half the upstream's peak there ({sys.argv[4]} req/s)")
+if "cpu limit: gateway, tunnel" in rows:
+    d, t = rows["cpu limit: gateway, direct"], rows["cpu limit: gateway, tunnel"]
+    print("under a CPU limit (a one-loop gateway limited to half a CPU; wrk, the upstream and the agents unlimited), per-round median: "
+          + say("tunnel / direct gateway", ratios("cpu limit: gateway, tunnel", "cpu limit: gateway, direct"))
+          + f"; p50 {show(med([r[1] for r in t]))} vs {show(med([r[1] for r in d]))}, p99 {show(med([r[2] for r in t]))} vs {show(med([r[2] for r in d]))}")
 PY
+echo "under a CPU limit: $limit_note"
 cpu() { python3 -c "print(f'{$1 / $(getconf CLK_TCK) / $2 * 100:.0f}%')"; }
 echo "CPU (100% = one core) during the direct-mode rows: gateway $(cpu $gw_ticks $gw_secs); during the tunnel rows: gateway $(cpu $tgw_ticks $t_secs), agent $(cpu $tag_ticks $t_secs)"
 us() { python3 -c "print(f'{$1 * 1e6 / $(getconf CLK_TCK) / $2:.1f}')"; }

@@ -134,6 +134,18 @@ struct KubeAgentEndToEndTests {
         #expect(metricsText.contains(#"bcs_kubeagent_reports_total{result="accepted"}"#))
     }
 
+    /// `--tunnel-sessions` out of its range is a usage error that names the flag, before anything is dialled.
+    @Test func aTunnelSessionsCountOutOfRangeIsAUsageError() async throws {
+        for count in ["0", "65", "many"] {
+            let (status, _, stderr) = try await ChildProcess.run(bcs, [
+                "kube-agent", "--bke-address=http://127.0.0.1:9", "--cluster-id=BCS-K8S-X", "--use-websocket", "--tunnel-sessions", count,
+                "--kubeconfig=/nonexistent",
+            ], environment: ["REGISTER_TOKEN": "t"])
+            #expect(status != nil && status != 0, "--tunnel-sessions \(count) exited \(String(describing: status))")
+            #expect(stderr.contains("tunnel-sessions"), "\(stderr)")
+        }
+    }
+
     @Test func aWrongRegisterTokenIsRefusedAndLogged() async throws {
         let sim = try await SimProcess()
         defer { sim.stop() }
