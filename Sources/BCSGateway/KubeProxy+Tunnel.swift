@@ -22,6 +22,8 @@ extension KubeProxy {
         let response: TunnelResponse
         do {
             response = hasBody ? try await session.send(head, body: request.body) : try await session.send(head)
+        } catch TunnelError.sessionDraining {
+            throw TunnelError.sessionDraining  // nothing sent: the caller tries another session
         } catch {
             audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath, status: 503, bytes: 0, started: started)
             throw KubeStatus.unavailable("cluster \(target.clusterID): the agent tunnel failed: \(error)")
@@ -69,6 +71,8 @@ extension KubeProxy {
         let outcome: TunnelUpgradeResult
         do {
             outcome = try await session.upgrade(head)
+        } catch TunnelError.sessionDraining {
+            throw TunnelError.sessionDraining
         } catch {
             audit.record(user: caller.user, cluster: target.clusterID, verb: request.method.rawValue, path: target.subPath, status: 503, bytes: 0, started: started)
             throw KubeStatus.unavailable("cluster \(target.clusterID): the agent tunnel failed: \(error)")

@@ -71,7 +71,16 @@ struct KubeProxy: Sendable {
         let caller = try await authorize(request, target: target, action: Self.permissionAction(request.method, subPath: target.subPath, upgrade: upgrade), started: started)
         // A live agent tunnel wins: the agent reaches its apiserver when the gateway cannot.
         if let session = tunnels.session(for: target.clusterID) {
-            return try await proxyThroughTunnel(request, context: context, target: target, caller: caller, session: session, upgrade: upgrade, started: started)
+            do {
+                return try await proxyThroughTunnel(request, context: context, target: target, caller: caller, session: session, upgrade: upgrade, started: started)
+            } catch TunnelError.sessionDraining {
+                // Chosen just before its agent's GOAWAY arrived: nothing was sent, so once more on
+                // another session (the pool no longer offers this one), or as if there were none.
+                if let other = tunnels.session(for: target.clusterID) {
+                    return try await proxyThroughTunnel(request, context: context, target: target, caller: caller, session: other, upgrade: upgrade, started: started)
+                }
+                throw KubeStatus.unavailable("cluster \(target.clusterID): its agent is retiring the tunnel session; retry")
+            }
         }
         // Another replica's tunnel wins too; a request a peer forwarded is never forwarded again.
         if !fromPeer, let directory, let owner = await directory.owner(of: target.clusterID) {

@@ -380,7 +380,7 @@ struct TunnelIntegrationTests {
         // A request that chose the session just before its GOAWAY arrived is refused on both open
         // paths, without opening a stream: one opened after a GOAWAY is a connection error
         // (RFC 9113 §6.8) that would end the watch below.
-        await #expect(throws: TunnelError.sessionClosed) { _ = try await extra.send(F.request(.get, "/version")) }
+        await #expect(throws: TunnelError.sessionDraining) { _ = try await extra.send(F.request(.get, "/version")) }
         let loop = extra.eventLoop
         let progress = RelayProgress()
         let relayReader = try await loop.submit { NIOLoopBound(RelayReader(progress: progress), eventLoop: loop) }.get()

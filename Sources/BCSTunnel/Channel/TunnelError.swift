@@ -4,6 +4,9 @@ import NIOHTTP2
 public enum TunnelError: Error, Sendable, CustomStringConvertible, Equatable {
     /// The session is closed (peer gone, keepalive timeout, or closed locally).
     case sessionClosed
+    /// The agent retires the session (it sent GOAWAY): no stream was opened, so the request may be
+    /// sent on another session of the cluster as it is.
+    case sessionDraining
     /// The peer reset the stream (HTTP/2 RST_STREAM with this error code).
     case streamReset(HTTP2ErrorCode)
     /// The stream ended before a response head arrived.
@@ -20,6 +23,7 @@ public enum TunnelError: Error, Sendable, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .sessionClosed: return "the tunnel session is closed"
+        case .sessionDraining: return "the agent is retiring this tunnel session"
         case .streamReset(let code): return "the tunnel stream was reset by the peer (\(code))"
         case .noResponseHead: return "the tunnel stream ended without a response"
         case .malformedHead: return "the tunnel peer sent a malformed header block"

@@ -138,7 +138,7 @@ public final class TunnelSession: Sendable, Identifiable {
         multiplexer.createStreamChannel(promise: channelPromise) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
                 // Before any frame: the stream never opens (see `TunnelClientStreams.peerSentGoAway`).
-                guard !clientStreams.value.peerSentGoAway else { throw TunnelError.sessionClosed }
+                guard !clientStreams.value.peerSentGoAway else { throw TunnelError.sessionDraining }
                 let stream = try TunnelStream.install(on: streamChannel, mode: mode, headDecidesMode: false)
                 stats.streamOpened()
                 streamChannel.closeFuture.whenComplete { _ in stats.streamClosed() }
@@ -150,6 +150,8 @@ public final class TunnelSession: Sendable, Identifiable {
         channelPromise.futureResult.whenFailure { promise.fail($0) }
         do {
             return try await promise.futureResult.get()
+        } catch TunnelError.sessionDraining {
+            throw TunnelError.sessionDraining
         } catch {
             throw channel.isActive ? error : TunnelError.sessionClosed
         }
