@@ -25,10 +25,10 @@ struct DecisionCacheTests {
     @Test func aDecisionInUseIsRenewedBeforeItExpiresAndARevocationShows() async throws {
         let decider = Decider()
         // Generous times, waited for rather than slept: the renewal is a task of its own, and a
-        // loaded test machine starts it late. A 3 s life leaves 1.2 s between the reads "past half
+        // loaded test machine starts it late. A 6 s life leaves 2.7 s between the reads "past half
         // its life" and the expiry: with a 1 s life, a sleep overshooting by 0.4 s under the full
-        // suite's load read an expired entry.
-        let cache = DecisionCache(ttl: .seconds(3), decide: { try await decider.decide($0, $1, $2) })
+        // suite's load read an expired entry, and with 3 s (1.2 s of slack) one overshooting by more.
+        let cache = DecisionCache(ttl: .seconds(6), decide: { try await decider.decide($0, $1, $2) })
         let clock = ContinuousClock()
         let started = clock.now
         #expect(cache.cached(token: "t", cluster: "c", verb: "GET") == nil, "nothing cached yet")
@@ -41,21 +41,21 @@ struct DecisionCacheTests {
         #expect(decider.calls.load(ordering: .relaxed) == 1)
 
         // Past half its life: still served, renewed once however often it is read.
-        try await Task.sleep(until: started + .milliseconds(1800))
+        try await Task.sleep(until: started + .milliseconds(3300))
         for _ in 0..<10 { #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET"))) }
-        while clock.now - started < .seconds(8), decider.calls.load(ordering: .relaxed) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        while clock.now - started < .seconds(12), decider.calls.load(ordering: .relaxed) < 2 { try await Task.sleep(for: .milliseconds(10)) }
         try await Task.sleep(for: .milliseconds(50))
         #expect(decider.calls.load(ordering: .relaxed) == 2)
 
         // Read on, it never lapses: past the first decision's expiry it is still there.
-        if clock.now < started + .milliseconds(3300) { try await Task.sleep(until: started + .milliseconds(3300)) }
+        if clock.now < started + .milliseconds(6300) { try await Task.sleep(until: started + .milliseconds(6300)) }
         #expect(Self.isAllowed(cache.cached(token: "t", cluster: "c", verb: "GET")), "renewed, not expired")
 
         // Revoked: the next renewal brings the refusal, within the time to live.
         decider.revoked.store(true, ordering: .relaxed)
         var refused = false
         let revoked = clock.now
-        while clock.now - revoked < .seconds(6), !refused {
+        while clock.now - revoked < .seconds(12), !refused {
             if case .forbidden = cache.cached(token: "t", cluster: "c", verb: "GET") { refused = true }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import HTTPTypes
 import Testing
 
@@ -76,6 +77,21 @@ import Testing
         let response = TunnelHandshake.switchingResponse(for: request)
         #expect(response.status == .switchingProtocols && response.headerFields[.secWebSocketProtocol] == "bcs-tunnel.v1")
         #expect(response.headerFields[.secWebSocketAccept] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        #expect(response.headerFields[HTTPField.Name(TunnelProtocol.loopHeader)!] == nil)
+    }
+
+    /// The 101 names the gateway's event loop: the same name for the same loop, another for another.
+    @Test func theSwitchingResponseNamesTheEventLoop() throws {
+        let request = try TunnelHandshake.validate(method: .get, headers: headers()).get()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { try? group.syncShutdownGracefully() }
+        let (a, b) = (group.next(), group.next())
+        #expect(a !== b)
+        let name = HTTPField.Name(TunnelProtocol.loopHeader)!
+        let named = TunnelHandshake.switchingResponse(for: request, loop: TunnelHandshake.loopName(a))
+        #expect(named.headerFields[name] == TunnelHandshake.loopName(a))
+        #expect(TunnelHandshake.loopName(a) == TunnelHandshake.loopName(a))
+        #expect(TunnelHandshake.loopName(a) != TunnelHandshake.loopName(b))
     }
 
     @Test func paramsUseBCSsDoubleBase64() throws {

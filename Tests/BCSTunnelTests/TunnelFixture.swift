@@ -75,7 +75,8 @@ struct TestGateway: Sendable {
     let port: Int
     let task: Task<Void, any Error>
 
-    static func start(keepalive: TunnelKeepalive = .standard) async throws -> TestGateway {
+    /// `group`: the server's event loops (NIO's shared ones unless a test needs its own).
+    static func start(keepalive: TunnelKeepalive = .standard, group: EventLoopGroupProvider = .singleton) async throws -> TestGateway {
         var logger = Logger(label: "test.gateway")
         logger.logLevel = .notice
         let pool = TunnelPool()
@@ -85,7 +86,7 @@ struct TestGateway: Sendable {
         acceptor.addRoute(to: router)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, eventLoopGroupProvider: group, logger: logger)
         let task = Task { try await app.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
@@ -114,11 +115,11 @@ final class TunnelFixture: Sendable {
 
     /// `scaling`: one session unless a test asks for more, so that no test's load opens a second.
     static func start(registerToken: String = registerToken, keepalive: TunnelKeepalive = .standard,
-                      scaling: TunnelScaling = TunnelScaling(maxSessions: 1)) async throws -> TunnelFixture {
+                      scaling: TunnelScaling = TunnelScaling(maxSessions: 1), gatewayGroup: EventLoopGroupProvider = .singleton) async throws -> TunnelFixture {
         let sim = try await SimProcess()
         var logger = Logger(label: "test.tunnel")
         logger.logLevel = .notice
-        let gateway = try await TestGateway.start(keepalive: keepalive)
+        let gateway = try await TestGateway.start(keepalive: keepalive, group: gatewayGroup)
         let (pool, port, appTask) = (gateway.pool, gateway.port, gateway.task)
 
         let kube = try KubeConnection.load(kubeconfig: nil, environment: try sim.podEnvironment())

@@ -19,7 +19,7 @@ final class GatewayHandshakeHandler: ChannelInboundHandler, RemovableChannelHand
 
     private let expectedAccept: String
     private let keepalive: TunnelKeepalive
-    private let promise: EventLoopPromise<NIOLoopBound<TunnelActivityHandler>>
+    private let promise: EventLoopPromise<Accepted>
     private var buffer = ByteBuffer()
     private var refusedStatus: Int?
     private var refusedLength: Int?
@@ -27,7 +27,14 @@ final class GatewayHandshakeHandler: ChannelInboundHandler, RemovableChannelHand
     static let maximumHead = 16 << 10
     static let maximumBody = 64 << 10
 
-    init(expectedAccept: String, keepalive: TunnelKeepalive, promise: EventLoopPromise<NIOLoopBound<TunnelActivityHandler>>) {
+    /// A handshake the gateway accepted: the handler holding the connection's first bytes, and the
+    /// name of the gateway's event loop serving it, when the gateway sent one.
+    struct Accepted: Sendable {
+        var activity: NIOLoopBound<TunnelActivityHandler>
+        var gatewayLoop: String?
+    }
+
+    init(expectedAccept: String, keepalive: TunnelKeepalive, promise: EventLoopPromise<Accepted>) {
         self.expectedAccept = expectedAccept
         self.keepalive = keepalive
         self.promise = promise
@@ -68,7 +75,8 @@ final class GatewayHandshakeHandler: ChannelInboundHandler, RemovableChannelHand
             buffer = ByteBuffer()
             if rest.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(rest)) }
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
-            promise.succeed(NIOLoopBound(activity, eventLoop: context.eventLoop))
+            promise.succeed(Accepted(activity: NIOLoopBound(activity, eventLoop: context.eventLoop),
+                                     gatewayLoop: fields[TunnelProtocol.loopHeader.lowercased()]))
             return
         }
         refusedStatus = status

@@ -63,7 +63,13 @@ public final class TunnelAgent: Sendable {
         let channel: any Channel
         let stats: TunnelStatsBox
         let isFirst: Bool
+        /// The gateway's name for the event loop serving it (`TunnelProtocol.loopHeader`).
+        let gatewayLoop: String?
     }
+
+    /// Dials for an extra session at most this often until one lands on a gateway event loop
+    /// that serves none of this agent's sessions yet.
+    static let extraSessionDials = 4
 
     struct State {
         var sessions: [Int: Session] = [:]
@@ -178,30 +184,47 @@ public final class TunnelAgent: Sendable {
     }
 
     /// One extra session, from dial to close; not redialled.
+    ///
+    /// The gateway's server hands accepted connections to its event loops in turn, so a new
+    /// session may land on a loop that already serves one of ours: it would add no thread there,
+    /// only split that loop's batches. Such a session is retired at once — the gateway may already
+    /// have sent it requests, which are served — and another dialled (the next connection the
+    /// gateway accepts goes to its next loop), a few times at most.
     private func serveExtraSession(tls: NIOSSLContext?, forwarder: ApiserverForwarder) async {
-        do {
-            let (id, channel, streams) = try await connect(tls: tls, route: forwarder.route, isFirst: false, counted: true)
-            logger.info("agent: another tunnel session up for the load", metadata: ["sessions": "\(sessionCount)"])
-            await serve(id: id, channel: channel, streams: streams, forwarder: forwarder)
-            channel.close(promise: nil)
-        } catch {
-            state.withLock { $0.extraFailedAt = .now }
-            let problem = AgentError.classify(error, address: configuration.gateway.authority)
-            logger.warning("agent: could not open another tunnel session", metadata: ["error": "\(problem)"])
+        await withDiscardingTaskGroup { group in
+            do {
+                var dialled = try await connect(tls: tls, route: forwarder.route, isFirst: false, counted: true)
+                for _ in 1..<Self.extraSessionDials {
+                    guard let duplicate = state.withLock({ $0.sessions[dialled.0] }), sharesGatewayLoop(dialled.0) else { break }
+                    let (id, channel, streams) = dialled
+                    group.addTask { await self.serve(id: id, channel: channel, streams: streams, forwarder: forwarder) }
+                    group.addTask { await self.retire(duplicate, reason: "on a gateway event loop that serves another") }
+                    state.withLock { $0.connecting += 1 }
+                    dialled = try await connect(tls: tls, route: forwarder.route, isFirst: false, counted: true)
+                }
+                let (id, channel, streams) = dialled
+                logger.info("agent: another tunnel session up for the load", metadata: ["sessions": "\(sessionCount)"])
+                await serve(id: id, channel: channel, streams: streams, forwarder: forwarder)
+                channel.close(promise: nil)
+            } catch {
+                state.withLock { $0.extraFailedAt = .now }
+                let problem = AgentError.classify(error, address: configuration.gateway.authority)
+                logger.warning("agent: could not open another tunnel session", metadata: ["error": "\(problem)"])
+            }
         }
     }
 
-    /// Retires an idle extra session without failing a request: a graceful GOAWAY first (the
+    /// Retires an extra session without failing a request: a graceful GOAWAY first (the
     /// gateway stops choosing it), then, once the streams the gateway may have opened as the
     /// GOAWAY travelled have ended, the close.
-    private func retire(_ session: Session) async {
+    private func retire(_ session: Session, reason: String = "idle") async {
         session.stats.drain()
         let channel = session.channel
         // lastStreamID is the largest: a stream the gateway opened before it saw the GOAWAY is
         // still served (RFC 9113 §6.8).
         let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
         channel.writeAndFlush(goAway, promise: nil)
-        logger.info("agent: retiring an idle tunnel session", metadata: ["sessions": "\(sessionCount)"])
+        logger.info("agent: retiring a tunnel session", metadata: ["reason": "\(reason)", "sessions": "\(sessionCount)"])
         let rtt = session.stats.value.rtt ?? .zero
         try? await Task.sleep(for: max(.seconds(2), rtt * 4))
         while channel.isActive, session.stats.value.openStreams > 0 {
@@ -224,7 +247,7 @@ public final class TunnelAgent: Sendable {
         let text = TunnelHandshake.requestText(host: gateway.authority, clusterID: configuration.clusterID,
                                                registerToken: configuration.registerToken, params: params, key: key, module: configuration.module)
         let handshakeLoop = freeLoop()
-        let handshake = handshakeLoop.makePromise(of: NIOLoopBound<TunnelActivityHandler>.self)
+        let handshake = handshakeLoop.makePromise(of: GatewayHandshakeHandler.Accepted.self)
         let keepalive = configuration.keepalive
         let bootstrap = ClientBootstrap(group: handshakeLoop)
             .connectTimeout(.seconds(10))
@@ -252,7 +275,8 @@ public final class TunnelAgent: Sendable {
             let timeout = channel.eventLoop.scheduleTask(in: .seconds(10)) {
                 handshake.fail(AgentError.gatewayUnreachable("no answer to the tunnel handshake within 10 s"))
             }
-            let activity = try await handshake.futureResult.get()
+            let accepted = try await handshake.futureResult.get()
+            let activity = accepted.activity
             timeout.cancel()
             let (streams, continuation) = AsyncStream.makeStream(of: TunnelStream.self)
             let stats = TunnelStatsBox()
@@ -272,7 +296,7 @@ public final class TunnelAgent: Sendable {
             let (id, count) = state.withLock { state in
                 let id = state.nextID
                 state.nextID += 1
-                state.sessions[id] = Session(channel: channel, stats: stats, isFirst: isFirst)
+                state.sessions[id] = Session(channel: channel, stats: stats, isFirst: isFirst, gatewayLoop: accepted.gatewayLoop)
                 state.connects += 1
                 if isFirst { state.lastError = nil }
                 return (id, state.sessions.count)
@@ -302,6 +326,14 @@ public final class TunnelAgent: Sendable {
             return state.sessions.count
         }
         Self.sessionsGauge.record(count)
+    }
+
+    /// Whether another live session of this agent is served by the same gateway event loop as `id`.
+    private func sharesGatewayLoop(_ id: Int) -> Bool {
+        state.withLock { state in
+            guard let loop = state.sessions[id]?.gatewayLoop else { return false }
+            return state.sessions.contains { $0.key != id && $0.value.gatewayLoop == loop && $0.value.channel.isActive }
+        }
     }
 
     /// An event loop serving none of the sessions, so that each extra one adds a thread at both

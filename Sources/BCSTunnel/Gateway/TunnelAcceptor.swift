@@ -90,7 +90,7 @@ public struct TunnelAcceptor: Sendable {
     static func takeOver(channel: any Channel, handshake: TunnelHandshake.Request, keepalive: TunnelKeepalive, logger: Logger) async throws -> TunnelSession {
         let stats = TunnelStatsBox()
         let sessionLogger = logger.with(cluster: handshake.clusterID)
-        try await ConnectionTakeover.switchProtocols(channel: channel, head: TunnelHandshake.switchingResponse(for: handshake)) { pipeline in
+        try await ConnectionTakeover.switchProtocols(channel: channel, head: TunnelHandshake.switchingResponse(for: handshake, loop: TunnelHandshake.loopName(channel.eventLoop))) { pipeline in
             try pipeline.add(TunnelActivityHandler(liveness: TunnelLiveness(keepalive: keepalive), holding: true))
         }
         let streams = try await channel.eventLoop.submit {

@@ -99,7 +99,19 @@ public final class TunnelSession: Sendable, Identifiable {
             return TunnelResponse(head: response, body: stream.body)
         } catch {
             stream.reset()
-            throw error
+            throw body == nil && wasNotProcessed(error) ? TunnelError.sessionDraining : error
+        }
+    }
+
+    /// Whether a stream that failed before its answer's head was refused unprocessed by an agent
+    /// retiring the session: NIOHTTP2 refuses every new stream once it has sent GOAWAY
+    /// (REFUSED_STREAM, "not processed", RFC 9113 §8.7), and the agent closes a draining session
+    /// only when no stream is open on it. Such a request can be sent again on another session.
+    private func wasNotProcessed(_ error: any Error) -> Bool {
+        switch error as? TunnelError {
+        case .streamReset(.refusedStream)?: return true
+        case .sessionClosed?: return statsBox.value.draining
+        default: return false
         }
     }
 
@@ -124,7 +136,7 @@ public final class TunnelSession: Sendable, Identifiable {
             return .refused(response, body)
         } catch {
             stream.reset()
-            throw error
+            throw wasNotProcessed(error) ? TunnelError.sessionDraining : error
         }
     }
 

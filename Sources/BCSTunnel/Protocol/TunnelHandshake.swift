@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HTTPTypes
+import NIOCore
 
 /// The tunnel's opening handshake: what the agent sends, what the gateway checks, what it answers.
 ///
@@ -79,14 +80,22 @@ public enum TunnelHandshake {
         Data(Insecure.SHA1.hash(data: Data((key + webSocketGUID).utf8))).base64EncodedString()
     }
 
-    /// The gateway's `101 Switching Protocols` for an accepted handshake.
-    public static func switchingResponse(for request: Request) -> HTTPResponse {
+    /// The gateway's `101 Switching Protocols` for an accepted handshake; `loop` names the event
+    /// loop that will serve the session (`TunnelProtocol.loopHeader`).
+    public static func switchingResponse(for request: Request, loop: String? = nil) -> HTTPResponse {
         var fields = HTTPFields()
+        if let loop, let name = HTTPField.Name(TunnelProtocol.loopHeader) { fields[name] = loop }
         fields[.connection] = "Upgrade"
         fields[.upgrade] = "websocket"
         fields[.secWebSocketAccept] = acceptValue(forKey: request.webSocketKey)
         fields[.secWebSocketProtocol] = TunnelProtocol.subprotocol
         return HTTPResponse(status: .switchingProtocols, headerFields: fields)
+    }
+
+    /// The name of `loop` in a 101: the same for every connection it serves in this process, and
+    /// nothing about the process (a seeded hash, not an address).
+    public static func loopName(_ loop: any EventLoop) -> String {
+        String(UInt(bitPattern: ObjectIdentifier(loop).hashValue), radix: 36)
     }
 
     /// A fresh `Sec-WebSocket-Key` (16 random bytes, base64).

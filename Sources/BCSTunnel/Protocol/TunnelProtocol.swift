@@ -15,6 +15,9 @@ public enum TunnelProtocol {
     public static let clusterIDHeader = "BCS-API-Tunnel-ClusterId"
     public static let tokenHeader = "BCS-API-Tunnel-Token"
     public static let paramsHeader = "BCS-API-Tunnel-Params"
+    /// In the gateway's 101: an opaque name of the event loop serving the session, so that an agent
+    /// opening more sessions for load can tell whether a new one landed on a loop it already has.
+    public static let loopHeader = "BCS-API-Tunnel-Loop"
     /// The module names BCS uses for the agent (master, 1.19.x).
     public static let agentModules: Set<String> = ["kubeagent", "kube-agent"]
 
