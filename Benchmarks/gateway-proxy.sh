@@ -167,6 +167,14 @@ big_get() { # url -> seconds; fails unless all 100 MiB arrived with a 200
   echo "$secs"
 }
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+big_pair() { # gateway port: sets big_direct and big_tunnel, the medians of three alternating downloads each
+  local a=() b=()
+  for _ in 1 2 3; do
+    a+=("$(big_get "http://127.0.0.1:$1/tunnels/clusters/BCS-K8S-BENCH$big")")
+    b+=("$(big_get "http://127.0.0.1:$1/tunnels/clusters/BCS-K8S-TUNNEL$big")")
+  done
+  big_direct=$(median3 "${a[@]}"); big_tunnel=$(median3 "${b[@]}")
+}
 rss_before_big=$(awk '/VmRSS/ {print $2}' "/proc/$gwpid/status")
 d=(); g=(); t=()
 for _ in 1 2 3; do  # alternating, median of three each
@@ -193,12 +201,8 @@ for round in $(seq 1 "$rounds"); do
   run "split: gateway, direct" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$path" -H "Authorization: Bearer $admin"
   run "split: gateway, tunnel" "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$path" -H "Authorization: Bearer $admin"
 done
-sg=(); st=()
-for _ in 1 2 3; do
-  sg+=("$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-BENCH$big")")
-  st+=("$(big_get "http://127.0.0.1:$gw/tunnels/clusters/BCS-K8S-TUNNEL$big")")
-done
-split_gw_s=$(median3 "${sg[@]}"); split_tunnel_s=$(median3 "${st[@]}")
+big_pair "$gw"
+split_gw_s=$big_direct; split_tunnel_s=$big_tunnel
 pin=()
 place "$all_cores" "$gwpid" "$apid" $upstream_pids
 
@@ -265,12 +269,8 @@ if [ -w /sys/fs/cgroup/cpu ] && mkdir "$cg" 2>/dev/null; then
     limit_row "cpu limit: gateway, tunnel" TUNNEL 1
   done
   throttled=$(( $(awk '/nr_throttled/ {print $2}' "$cg/cpu.stat") - throttled0 )); periods=$(( $(awk '/nr_periods/ {print $2}' "$cg/cpu.stat") - periods0 ))
-  lg=(); lt=()
-  for _ in 1 2 3; do
-    lg+=("$(big_get "http://127.0.0.1:$gw2/tunnels/clusters/BCS-K8S-BENCH$big")")
-    lt+=("$(big_get "http://127.0.0.1:$gw2/tunnels/clusters/BCS-K8S-TUNNEL$big")")
-  done
-  limit_gw_s=$(median3 "${lg[@]}"); limit_tunnel_s=$(median3 "${lt[@]}")
+  big_pair "$gw2"
+  limit_gw_s=$big_direct; limit_tunnel_s=$big_tunnel
   limit_note="gateway CPU per request (us): direct $(python3 -c "print(f'{${l_ticks[0]} * 1e6 / $(getconf CLK_TCK) / ${l_reqs[0]}:.1f}')"), tunnel $(python3 -c "print(f'{${l_ticks[1]} * 1e6 / $(getconf CLK_TCK) / ${l_reqs[1]}:.1f}')"); the limit held it back in $throttled of $periods periods. 100 MiB GET (median of 3, alternating): direct ${limit_gw_s} s, tunnel ${limit_tunnel_s} s (tunnel speed / gateway speed = $(python3 -c "print(f'{$limit_gw_s / $limit_tunnel_s:.2f}')"))"
   kill "$gw2pid" "$agent2pid" 2>/dev/null || true
 fi

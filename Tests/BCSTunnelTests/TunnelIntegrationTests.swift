@@ -30,6 +30,19 @@ struct TunnelIntegrationTests {
         _ = try await text(created)
     }
 
+    /// Opens a watch of the default namespace's ConfigMaps through the session: its chunks as they
+    /// arrive, and the task reading them (cancelling it drops the watch).
+    func watchConfigMaps(through session: TunnelSession) async throws -> (AsyncStream<String>, Task<Void, any Error>) {
+        let watch = try await session.send(F.request(.get, "/api/v1/namespaces/default/configmaps?watch=1"))
+        #expect(watch.head.status == .ok)
+        let (events, continuation) = AsyncStream.makeStream(of: String.self)
+        let reader = Task {
+            for try await chunk in watch.body { continuation.yield(String(buffer: chunk)) }
+            continuation.finish()
+        }
+        return (events, reader)
+    }
+
     func text(_ response: TunnelResponse, limit: Int = 8 << 20) async throws -> String {
         String(buffer: try await response.body.collect(upTo: limit))
     }
@@ -59,13 +72,7 @@ struct TunnelIntegrationTests {
         #expect(socketsTowards(port: simPort) <= 4, "sockets to the apiserver: \(socketsTowards(port: simPort))")
 
         // A watch relayed event by event while it stays open.
-        let watch = try await session.send(F.request(.get, "/api/v1/namespaces/default/configmaps?watch=1"))
-        #expect(watch.head.status == .ok)
-        let (events, continuation) = AsyncStream.makeStream(of: String.self)
-        let reader = Task {
-            for try await chunk in watch.body { continuation.yield(String(buffer: chunk)) }
-            continuation.finish()
-        }
+        let (events, reader) = try await watchConfigMaps(through: session)
         for name in ["first", "second"] {
             let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"data":{"k":"v"}}"#
             let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
@@ -388,13 +395,7 @@ struct TunnelIntegrationTests {
 
         // A watch on the extra session, then only a trickle of requests (5 a second), which the
         // pool gives to the first session (both idle: the first listed wins).
-        let watch = try await extra.send(F.request(.get, "/api/v1/namespaces/default/configmaps?watch=1"))
-        #expect(watch.head.status == .ok)
-        let (events, continuation) = AsyncStream.makeStream(of: String.self)
-        let reader = Task {
-            for try await chunk in watch.body { continuation.yield(String(buffer: chunk)) }
-            continuation.finish()
-        }
+        let (events, reader) = try await watchConfigMaps(through: extra)
         let trickle = Task {
             while !Task.isCancelled {
                 await get()
