@@ -172,6 +172,25 @@ final class TunnelFixture: Sendable {
     }
 }
 
+extension TunnelFixture {
+    /// Opens a watch of the default namespace's ConfigMaps through the session: its chunks as they
+    /// arrive, and the task reading them (cancelling it drops the watch).
+    static func watchConfigMaps(through session: TunnelSession) async throws -> (AsyncStream<String>, Task<Void, any Error>) {
+        let watch = try await session.send(request(.get, "/api/v1/namespaces/default/configmaps?watch=1"))
+        #expect(watch.head.status == .ok)
+        let (events, continuation) = AsyncStream.makeStream(of: String.self)
+        let reader = Task {
+            for try await chunk in watch.body { continuation.yield(String(buffer: chunk)) }
+            continuation.finish()
+        }
+        return (events, reader)
+    }
+
+    static func text(_ response: TunnelResponse, limit: Int = 8 << 20) async throws -> String {
+        String(buffer: try await response.body.collect(upTo: limit))
+    }
+}
+
 /// A one-element body for `send`.
 struct OneBuffer: AsyncSequence, Sendable {
     typealias Element = ByteBuffer

@@ -27,24 +27,7 @@ struct TunnelIntegrationTests {
         let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
                                              body: OneBuffer(buffer: ByteBuffer(string: body)))
         #expect(created.head.status == .created)
-        _ = try await text(created)
-    }
-
-    /// Opens a watch of the default namespace's ConfigMaps through the session: its chunks as they
-    /// arrive, and the task reading them (cancelling it drops the watch).
-    func watchConfigMaps(through session: TunnelSession) async throws -> (AsyncStream<String>, Task<Void, any Error>) {
-        let watch = try await session.send(F.request(.get, "/api/v1/namespaces/default/configmaps?watch=1"))
-        #expect(watch.head.status == .ok)
-        let (events, continuation) = AsyncStream.makeStream(of: String.self)
-        let reader = Task {
-            for try await chunk in watch.body { continuation.yield(String(buffer: chunk)) }
-            continuation.finish()
-        }
-        return (events, reader)
-    }
-
-    func text(_ response: TunnelResponse, limit: Int = 8 << 20) async throws -> String {
-        String(buffer: try await response.body.collect(upTo: limit))
+        _ = try await F.text(created)
     }
 
     @Test func plainRequestsListsWatchesAndBodies() async throws {
@@ -55,11 +38,11 @@ struct TunnelIntegrationTests {
         // The gateway's own Authorization never reaches the apiserver: the agent's token is used.
         let version = try await session.send(F.request(.get, "/version", [("Authorization", "Bearer not-the-cluster-token")]))
         #expect(version.head.status == .ok)
-        #expect(try await text(version).contains("gitVersion"))
+        #expect(try await F.text(version).contains("gitVersion"))
 
         let namespaces = try await session.send(F.request(.get, "/api/v1/namespaces?limit=10", [("Accept", "application/json")]))
         #expect(namespaces.head.status == .ok && namespaces.head.headerFields[.contentType]?.hasPrefix("application/json") == true)
-        #expect(try await text(namespaces).contains("kube-system"))
+        #expect(try await F.text(namespaces).contains("kube-system"))
 
         // Plain GETs reuse the agent's keep-alive connections to the apiserver: 20 requests in a row
         // leave the sockets of a connection or two (both ends, TIME_WAIT included), not one per request.
@@ -67,18 +50,18 @@ struct TunnelIntegrationTests {
         for n in 0..<20 {
             let answer = try await session.send(F.request(.get, "/api/v1/namespaces?limit=\(n + 1)"))
             #expect(answer.head.status == .ok)
-            _ = try await text(answer)
+            _ = try await F.text(answer)
         }
         #expect(socketsTowards(port: simPort) <= 4, "sockets to the apiserver: \(socketsTowards(port: simPort))")
 
         // A watch relayed event by event while it stays open.
-        let (events, reader) = try await watchConfigMaps(through: session)
+        let (events, reader) = try await F.watchConfigMaps(through: session)
         for name in ["first", "second"] {
             let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"data":{"k":"v"}}"#
             let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
                                                  body: OneBuffer(buffer: ByteBuffer(string: body)))
             #expect(created.head.status == .created)
-            #expect(try await text(created).contains(#""name":"\#(name)""#))
+            #expect(try await F.text(created).contains(#""name":"\#(name)""#))
             var seen = ""
             for await chunk in events {
                 seen += chunk
@@ -96,11 +79,11 @@ struct TunnelIntegrationTests {
         let clock = ContinuousClock()
         let started = clock.now
         let get = try await session.send(F.request(.get, "/api/v1/namespaces"))
-        let getText = try await text(get)
+        let getText = try await F.text(get)
         #expect(get.head.status.code == 502 && getText.contains(#""kind":"Status""#) && getText.contains("cannot reach its apiserver"), "\(getText)")
         let post = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
                                           body: OneBuffer(buffer: ByteBuffer(string: "{}")))
-        let postText = try await text(post)
+        let postText = try await F.text(post)
         #expect(post.head.status.code == 502 && postText.contains("cannot reach its apiserver"), "\(postText)")
         // Refused connections are answered at once, not after the 5 s connect deadline.
         #expect(clock.now - started < .seconds(2))
@@ -114,7 +97,7 @@ struct TunnelIntegrationTests {
         let created = try await session.send(F.request(.post, "/api/v1/namespaces/default/pods", [("Content-Type", "application/json")]),
                                              body: OneBuffer(buffer: ByteBuffer(string: pod)))
         #expect(created.head.status == .created)
-        _ = try await text(created)
+        _ = try await F.text(created)
 
         let key = TunnelHandshake.makeKey()
         let upgradeFields = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13"),
@@ -160,7 +143,7 @@ struct TunnelIntegrationTests {
         let fixture = try await F.start()
         let session = try await fixture.session()
         let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p2"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#
-        _ = try await text(try await session.send(F.request(.post, "/api/v1/namespaces/default/pods", [("Content-Type", "application/json")]),
+        _ = try await F.text(try await session.send(F.request(.post, "/api/v1/namespaces/default/pods", [("Content-Type", "application/json")]),
                                                   body: OneBuffer(buffer: ByteBuffer(string: pod))))
         let other = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let (accepted, acceptedContinuation) = AsyncStream.makeStream(of: (any Channel).self)
@@ -212,7 +195,7 @@ struct TunnelIntegrationTests {
             for _ in 0..<count {
                 let started = clock.now
                 let version = try await session.send(F.request(.get, "/version"))
-                #expect(try await text(version).contains("gitVersion"))
+                #expect(try await F.text(version).contains("gitVersion"))
                 times.append(clock.now - started)
             }
             return times.sorted()
@@ -232,7 +215,7 @@ struct TunnelIntegrationTests {
         #expect(session.stats.openStreams >= 3, "the stalled streams are still open")
         // Reading them later gets every byte: the window reopens as the reader consumes.
         for response in stalled {
-            #expect(try await text(response, limit: 4 << 20).count > 2_500_000)
+            #expect(try await F.text(response, limit: 4 << 20).count > 2_500_000)
         }
         await fixture.stop()
     }
@@ -261,12 +244,12 @@ struct TunnelIntegrationTests {
         // Beside it, on stream channels: bodies and GETs answered at once.
         for _ in 0..<5 {
             let version = try await session.send(F.request(.get, "/version"))
-            #expect(try await text(version).contains("gitVersion"))
+            #expect(try await F.text(version).contains("gitVersion"))
         }
         let echoed = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
                                             body: OneBuffer(buffer: ByteBuffer(string: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"beside"}}"#)))
         #expect(echoed.head.status == .created)
-        _ = try await text(echoed)
+        _ = try await F.text(echoed)
         #expect(progress.value.bytes == paused, "the unread stream got more without asking")
 
         // Reading again reopens the window: every byte arrives.
@@ -287,7 +270,7 @@ struct TunnelIntegrationTests {
         await first.closed()
         #expect(clock.now - started < .seconds(2))
         let second = try await fixture.session(otherThan: first)
-        #expect(try await text(try await second.send(F.request(.get, "/version"))).contains("gitVersion"))
+        #expect(try await F.text(try await second.send(F.request(.get, "/version"))).contains("gitVersion"))
 
         // A frozen path (nothing in or out, the socket still open): both sides give up within 15 s.
         try await eventually(within: .seconds(5)) { fixture.agent.stats != nil && fixture.agent.sessionsEstablished == 2 }
@@ -299,7 +282,7 @@ struct TunnelIntegrationTests {
         // the upper bound allows for a loaded CI machine (the exact rule is KeepaliveStateMachineTests').
         #expect(noticed <= .seconds(25) && noticed >= .seconds(9), "the gateway closed the silent session after \(noticed)")
         let third = try await fixture.session(within: .seconds(40), otherThan: second)
-        #expect(try await text(try await third.send(F.request(.get, "/version"))).contains("gitVersion"))
+        #expect(try await F.text(try await third.send(F.request(.get, "/version"))).contains("gitVersion"))
         #expect(fixture.agent.sessionsEstablished >= 3)
         #expect(third.stats.rtt == nil || third.stats.rtt! < .seconds(1))
         await fixture.stop()
@@ -326,123 +309,9 @@ struct TunnelIntegrationTests {
         _ = await replicaTask.result
         try await eventually(within: .seconds(5)) { fixture.pool.sessions(for: F.clusterID).count == 1 }
         #expect(fixture.pool.session(for: F.clusterID) === first)
-        #expect(try await text(try await first.send(F.request(.get, "/version"))).contains("gitVersion"))
+        #expect(try await F.text(try await first.send(F.request(.get, "/version"))).contains("gitVersion"))
         _ = busy
         await fixture.stop()
-    }
-
-    /// Under load the agent opens a second session; once that one is idle it is retired with a
-    /// graceful GOAWAY: the gateway stops choosing it at once, a watch open on it goes on until it
-    /// ends, and no request fails meanwhile.
-    @Test func aBusyAgentOpensAnotherSessionAndRetiresItWhenIdle() async throws {
-        let scaling = TunnelScaling(maxSessions: 2, streamsPerSecond: 20, idleAfter: .seconds(2), interval: .milliseconds(200))
-        // The gateway on two event loops of its own, which nothing but its server uses: the server
-        // hands accepted connections to them in turn, so with one connection in between, the
-        // agent's next dial lands on the first session's loop.
-        let gatewayLoops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let fixture = try await F.start(scaling: scaling, gatewayGroup: .shared(gatewayLoops))
-        let first = try await fixture.session()
-        let between = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: fixture.gatewayPort).get()
-        let tally = Tally()
-        /// A GET through a session the pool offers; refused by a draining one, once more on another,
-        /// as `KubeProxy` does.
-        @Sendable func get(_ chosen: TunnelSession? = nil) async {
-            for attempt in 0..<2 {
-                guard let session = attempt == 0 ? chosen ?? fixture.pool.session(for: F.clusterID) : fixture.pool.session(for: F.clusterID) else {
-                    return tally.failure("no session")
-                }
-                do {
-                    let answer = try await session.send(F.request(.get, "/version"))
-                    let body = String(buffer: try await answer.body.collect(upTo: 1 << 20))
-                    return answer.head.status == .ok && body.contains("gitVersion") ? tally.success() : tally.failure("\(answer.head.status)")
-                } catch TunnelError.sessionDraining where attempt == 0 {
-                    continue
-                } catch where Task.isCancelled {
-                    return  // the test's own callers stopping
-                } catch {
-                    return tally.failure("\(error) (attempt \(attempt + 1), \(session === first ? "the first session" : "another session"), draining: \(session.stats.draining), open: \(session.isActive))")
-                }
-            }
-        }
-        // Settled: two sessions, on the gateway's two loops. A dial that lands on the first one's
-        // loop shows in the pool for a moment until the agent closes it and dials again.
-        @Sendable func settled() -> Bool {
-            let sessions = fixture.pool.sessions(for: F.clusterID).filter(\.isActive)
-            return fixture.agent.sessionCount == 2 && sessions.count == 2 && sessions[0].eventLoop !== sessions[1].eventLoop
-        }
-        // Two callers, a request each every 10 ms at most: above 20 streams a second, and light
-        // enough to leave the other tests running beside this one their CPU.
-        let busy = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<2 {
-                    group.addTask {
-                        while !Task.isCancelled, !settled() {
-                            await get()
-                            try? await Task.sleep(for: .milliseconds(10))
-                        }
-                    }
-                }
-            }
-        }
-        // Without the second dial this never holds: the test's one connection in between puts the
-        // agent's first dial for more on the first session's loop.
-        try await eventually(within: .seconds(10)) { settled() }
-        busy.cancel()
-        await busy.value
-        #expect(fixture.agent.sessionCount == 2)
-        try await between.close()
-        let extra = try #require(fixture.pool.sessions(for: F.clusterID).first { $0 !== first })
-
-        // A watch on the extra session, then only a trickle of requests (5 a second), which the
-        // pool gives to the first session (both idle: the first listed wins).
-        let (events, reader) = try await watchConfigMaps(through: extra)
-        let trickle = Task {
-            while !Task.isCancelled {
-                await get()
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-        }
-        try await eventually(within: .seconds(10)) { extra.stats.draining }
-        #expect(extra.isActive, "a draining session stays open while a stream is open on it")
-        #expect(fixture.pool.session(for: F.clusterID) === first, "a draining session is not chosen")
-        #expect(fixture.pool.session(for: F.clusterID, near: extra.eventLoop) === first, "not even from its own event loop")
-        // A request that chose the session just before its GOAWAY arrived is refused on both open
-        // paths, without opening a stream: one opened after a GOAWAY is a connection error
-        // (RFC 9113 §6.8) that would end the watch below.
-        await #expect(throws: TunnelError.sessionDraining) { _ = try await extra.send(F.request(.get, "/version")) }
-        let loop = extra.eventLoop
-        let progress = RelayProgress()
-        let relayReader = try await loop.submit { NIOLoopBound(RelayReader(progress: progress), eventLoop: loop) }.get()
-        let headers = TunnelHeaders.requestBlock(F.request(.get, "/version"), upgrade: nil)
-        try await loop.flatSubmit { extra.openRelayStream(headers: headers, to: relayReader.value, on: loop).map { relayReader.value.stream = $0 } }.get()
-        try await eventually(within: .seconds(5)) { progress.value.closed }
-        #expect(progress.value.bytes == 0 && extra.isActive)
-
-        // The watch still works: it sees a ConfigMap created through the first session.
-        let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"during-drain"},"data":{"k":"v"}}"#
-        let created = try await first.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
-                                           body: OneBuffer(buffer: ByteBuffer(string: body)))
-        #expect(created.head.status == .created)
-        _ = try await text(created)
-        var seen = ""
-        for await chunk in events {
-            seen += chunk
-            if seen.contains("during-drain") { break }
-        }
-        #expect(seen.contains("ADDED"), "the watch on the draining session saw the new ConfigMap")
-
-        // Its last stream ended, the agent closes the session; the first serves on.
-        reader.cancel()
-        try await eventually(within: .seconds(10)) { !extra.isActive && fixture.pool.sessions(for: F.clusterID).count == 1 }
-        trickle.cancel()
-        await trickle.value
-        #expect(fixture.agent.sessionCount == 1)
-        #expect(first.isActive)
-        await get(first)
-        #expect(tally.failures.isEmpty, "requests failed while sessions opened and drained: \(tally.failures)")
-        #expect(tally.served.load(ordering: .relaxed) > 20)
-        await fixture.stop()
-        try await gatewayLoops.shutdownGracefully()
     }
 
     @Test func keepalivePingsMeasureTheRoundTrip() async throws {
@@ -484,12 +353,12 @@ struct TunnelIntegrationTests {
 
         let started = ContinuousClock.now
         let get = try await session.send(F.request(.get, "/api/v1/namespaces"))
-        let getBody = try await text(get)
+        let getBody = try await F.text(get)
         #expect(get.head.status.code == 504 && getBody.contains(#""kind":"Status""#) && getBody.contains("did not answer"), "\(get.head.status) \(getBody)")
         #expect(ContinuousClock.now - started < .seconds(5))
         let post = try await session.send(F.request(.post, "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json")]),
                                           body: OneBuffer(buffer: ByteBuffer(string: "{}")))
-        let postBody = try await text(post)
+        let postBody = try await F.text(post)
         #expect(post.head.status.code == 504 && postBody.contains("did not answer"), "\(post.head.status) \(postBody)")
 
         agentTask.cancel()
@@ -515,15 +384,6 @@ struct TunnelIntegrationTests {
         #expect(body.contains(#""result":false"#) && body.contains(#""code":1405061"#), "\(body)")
         await fixture.stop()
     }
-}
-
-/// Requests served and failed, counted from several tasks.
-final class Tally: Sendable {
-    let served = Atomic<Int>(0)
-    private let failed = Mutex<[String]>([])
-    var failures: [String] { failed.withLock { $0 } }
-    func success() { served.add(1, ordering: .relaxed) }
-    func failure(_ why: String) { failed.withLock { $0.append(why) } }
 }
 
 /// Bytes read from an upgraded channel, visible from the test.
